@@ -1,0 +1,53 @@
+# tickerstream: every command a developer or CI needs. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export SAM_CLI_TELEMETRY := 0
+export UV_PYTHON_DOWNLOADS := never
+REGION ?= us-east-1
+
+VENV := .venv
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.8
+SYNCED := $(VENV)/.synced
+RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+
+.PHONY: help setup test lint build demo bench deploy clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(SYNCED): pyproject.toml uv.lock | $(UV)
+	@py=$$(scripts/find-python313) || exit 1; \
+	  echo "Using $$py"; \
+	  $(UV) sync --locked --python "$$py"
+	@touch $@
+
+setup: $(SYNCED) ## create .venv (python3.13, locked dev dependencies)
+
+test: setup ## run every test
+	$(RUN) pytest
+
+lint: setup ## sam validate --lint and cfn-lint
+	$(RUN) sam validate --lint --region $(REGION)
+	$(RUN) cfn-lint template.yaml
+
+build: setup ## sam build (arm64, python3.13)
+	$(RUN) sam build
+
+demo: setup ## run the pipeline locally on moto and print what landed
+	$(RUN) tickerstream demo
+
+bench: setup ## benchmarks -> bench/results.json and bench/README.md
+	$(RUN) python bench/run.py
+
+deploy: build ## sam deploy --guided (needs AWS credentials)
+	$(RUN) sam deploy --guided
+
+clean: ## remove build output and environments
+	rm -rf .aws-sam $(VENV) $(TOOLS) .pytest_cache

@@ -1,0 +1,77 @@
+"""QuoteProcessor handler: Kinesis batch → DynamoDB (latest quote, sector summary) + quarantine queue."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from quote_processor.apply import apply_plan
+from quote_processor.batch import plan_batch, shard_of
+from quote_processor.quarantine import Quarantine
+from quote_processor.store import QuoteStore
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+# Fail fast: a throttled or slow write is reported as a checkpoint and retried by Lambda in order,
+# rather than retried here until the function times out and the whole batch is redelivered.
+_AWS_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=5)
+
+store = QuoteStore(boto3.client("dynamodb", config=_AWS_CONFIG), os.environ["QUOTES_TABLE"])
+quarantine = Quarantine(boto3.client("sqs", config=_AWS_CONFIG), os.environ["QUARANTINE_QUEUE_URL"])
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records") or []
+    if not records:
+        return {"batchItemFailures": []}
+    first = records[0]
+    logger.set_correlation_id(f"{shard_of(first)}:{first['kinesis']['sequenceNumber']}")
+
+    plan = plan_batch(records)
+    outcome = apply_plan(plan, store, quarantine, first.get("eventSourceARN", ""), time.time)
+
+    metrics.add_metric("RecordsReceived", MetricUnit.Count, plan.user_records)
+    metrics.add_metric("QuotesApplied", MetricUnit.Count, outcome.applied)
+    metrics.add_metric("StaleQuotes", MetricUnit.Count, outcome.stale)
+    metrics.add_metric("InvalidRecords", MetricUnit.Count, len(plan.rejects))
+    metrics.add_metric("WriteRequests", MetricUnit.Count, outcome.write_requests)
+    if plan.oldest_arrival:
+        lag_ms = max(0.0, (time.time() - plan.oldest_arrival) * 1000)
+        metrics.add_metric("ProcessingLag", MetricUnit.Milliseconds, lag_ms)
+
+    for rejected in plan.rejects:
+        logger.warning(
+            "Quarantining invalid record",
+            reason=rejected.reason,
+            detail=rejected.detail,
+            sequence_number=rejected.origin.sequence_number,
+            sub_sequence_number=rejected.origin.sub_sequence_number,
+        )
+    summary = {
+        "records": len(records),
+        "user_records": plan.user_records,
+        "tickers": len(plan.updates),
+        "applied": outcome.applied,
+        "stale": outcome.stale,
+        "quarantined": outcome.quarantined,
+        "write_requests": outcome.write_requests,
+    }
+    if outcome.failed_index is None:
+        logger.info("Batch applied", **summary)
+        return {"batchItemFailures": []}
+
+    checkpoint = records[outcome.failed_index]["kinesis"]["sequenceNumber"]
+    logger.warning("Batch partly applied; Lambda resumes at checkpoint", checkpoint=checkpoint, failure=outcome.failure, **summary)
+    return {"batchItemFailures": [{"itemIdentifier": checkpoint}]}

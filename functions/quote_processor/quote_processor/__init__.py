@@ -1,0 +1,1 @@
+"""QuoteProcessor: Kinesis → latest quote per ticker and per-sector summary in DynamoDB."""

@@ -1,0 +1,162 @@
+"""DynamoDB access for QuoteProcessor: conditional, idempotent writes of one ticker's batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from quote_processor.batch import Origin, TickerUpdate
+from tickerstream.keys import sector_index_key, sector_summary_key, ticker_key
+from tickerstream.quote import Quote
+
+
+class WriteNotDurable(Exception):
+    """A write that did not happen (throttled, 5xx, timeout, denied …): its records must be redelivered."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    applied: int  # quotes whose effect this call made durable
+    stale: int  # quotes already applied by an earlier delivery (replays, retries)
+    requests: int  # write requests sent
+
+
+def _iso(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds")
+
+
+def _ticker_item(origin: Origin, quote: Quote, now: str) -> dict[str, Any]:
+    pk, sk = ticker_key(quote.ticker_symbol)
+    return {
+        "pk": {"S": pk},
+        "sk": {"S": sk},
+        "gsi1pk": {"S": sector_index_key(quote.sector)},
+        "gsi1sk": {"S": quote.ticker_symbol},
+        "ticker_symbol": {"S": quote.ticker_symbol},
+        "sector": {"S": quote.sector},
+        "price": {"N": repr(quote.price)},
+        "change": {"N": repr(quote.change)},
+        "position": {"S": origin.position},
+        "shard_id": {"S": origin.shard_id},
+        "sequence_number": {"S": origin.sequence_number},
+        "sub_sequence_number": {"N": str(origin.sub_sequence_number)},
+        "arrival_time": {"S": _iso(origin.arrival)},
+        "updated_at": {"S": now},
+    }
+
+
+def _summary_updates(table: str, entries: list[tuple[Origin, Quote]], now: str) -> list[dict[str, Any]]:
+    """One ADD per sector touched: counts are additive, so they may only ever be applied once."""
+    totals: dict[str, list[Any]] = {}
+    for _, quote in entries:
+        count, change_sum, advances, declines = totals.setdefault(quote.sector, [0, Decimal(0), 0, 0])
+        change = quote.change
+        totals[quote.sector] = [
+            count + 1,
+            change_sum + Decimal(repr(change)),
+            advances + (change > 0),
+            declines + (change < 0),
+        ]
+    updates = []
+    for sector, (count, change_sum, advances, declines) in totals.items():
+        pk, sk = sector_summary_key(sector)
+        updates.append(
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+                    "UpdateExpression": (
+                        "ADD quote_count :n, change_sum :c, advances :a, declines :d "
+                        "SET sector = :s, updated_at = :t"
+                    ),
+                    "ExpressionAttributeValues": {
+                        ":n": {"N": str(count)},
+                        ":c": {"N": str(change_sum)},
+                        ":a": {"N": str(advances)},
+                        ":d": {"N": str(declines)},
+                        ":s": {"S": sector},
+                        ":t": {"S": now},
+                    },
+                }
+            }
+        )
+    return updates
+
+
+class QuoteStore:
+    """Latest quote per ticker (moves forward only) and per-sector summaries, in one table."""
+
+    # A concurrent writer can move a ticker between our read and our write; a few rounds settle it.
+    MAX_CONFLICT_ROUNDS = 3
+
+    def __init__(self, client: Any, table_name: str):
+        self._client = client
+        self._table = table_name
+
+    def apply(self, update: TickerUpdate, now: float) -> WriteResult:
+        """Make every quote of ``update`` durable exactly once, or raise WriteNotDurable."""
+        stamp = _iso(now)
+        pending = update.entries
+        # Usual case: nothing of this batch is applied yet, so the stored position is before our first.
+        condition, bound = "attribute_not_exists(pk) OR #pos < :bound", pending[0][0].position
+        for round_number in range(1, self.MAX_CONFLICT_ROUNDS + 1):
+            if self._write(pending, condition, bound, stamp):
+                return WriteResult(len(pending), len(update.entries) - len(pending), round_number)
+            # A redelivery overlapping what an earlier invocation applied: keep only what is newer.
+            stored = self._stored_position(update.ticker)
+            if stored is None:
+                pending, condition, bound = update.entries, "attribute_not_exists(pk)", None
+                continue
+            pending = [entry for entry in update.entries if entry[0].position > stored]
+            if not pending:
+                return WriteResult(0, len(update.entries), round_number)
+            condition, bound = "#pos = :bound", stored
+        raise WriteNotDurable(f"{update.ticker}: position kept moving under concurrent writers")
+
+    def _write(self, entries: list[tuple[Origin, Quote]], condition: str, bound: str | None, now: str) -> bool:
+        origin, quote = entries[-1]
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": _ticker_item(origin, quote, now),
+            "ConditionExpression": condition,
+        }
+        if bound is not None:
+            put["ExpressionAttributeNames"] = {"#pos": "position"}
+            put["ExpressionAttributeValues"] = {":bound": {"S": bound}}
+        items = [{"Put": put}, *_summary_updates(self._table, entries, now)]
+        try:
+            self._client.transact_write_items(TransactItems=items)
+            return True
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise WriteNotDurable(_describe(exc)) from exc
+        except BotoCoreError as exc:
+            raise WriteNotDurable(f"{type(exc).__name__}: {exc}") from exc
+
+    def _stored_position(self, ticker: str) -> str | None:
+        pk, sk = ticker_key(ticker)
+        try:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                ProjectionExpression="#pos",
+                ExpressionAttributeNames={"#pos": "position"},
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise WriteNotDurable(f"reading {ticker}'s position: {exc}") from exc
+        item = response.get("Item")
+        return item["position"]["S"] if item and "position" in item else None
+
+
+def _describe(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or [] if r.get("Code") != "None"]
+    suffix = f" ({', '.join(reasons)})" if reasons else ""
+    return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}{suffix}"

@@ -1,0 +1,124 @@
+"""The Quote model: the one definition of a valid stock quote, shared by every function.
+
+A quote looks like the Kinesis Data Firehose console's demo data:
+``{"ticker_symbol": "QXZ", "sector": "HEALTHCARE", "change": -0.05, "price": 84.51}``.
+The upper-case key variant used by the Firehose documentation (``TICKER_SYMBOL`` …) is accepted too.
+
+Validation is plain Python rather than pydantic: it runs once per stream record on the hot path and
+pydantic's import alone would cost more than the whole per-batch budget of a cold start.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+TICKER_PATTERN = re.compile(r"[A-Z0-9.\-]{1,10}")
+SECTOR_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9 _&.\-]{0,63}")
+# DynamoDB numbers stop at ~1e126, and no share trades anywhere near this; a bound keeps a poison
+# value from ever reaching a write that would fail permanently.
+MAX_ABS_NUMBER = 1e12
+
+FIELDS = ("ticker_symbol", "sector", "change", "price")
+_UPPER_KEYS = {name: name.upper() for name in FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class InvalidQuote(ValueError):
+    """A payload that is not a valid quote; ``errors`` lists every offending field."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    ticker_symbol: str
+    sector: str
+    change: float
+    price: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ticker_symbol": self.ticker_symbol,
+            "sector": self.sector,
+            "change": self.change,
+            "price": self.price,
+        }
+
+
+def _field(payload: dict[str, Any], name: str) -> Any:
+    value = payload.get(name)
+    if value is None:
+        value = payload.get(_UPPER_KEYS[name])
+    return value
+
+
+def _number(value: Any, name: str, errors: list[FieldError]) -> float | int | None:
+    # bool is an int subclass; a quote with "price": true is a bug upstream, not a price of 1.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        errors.append(FieldError(name, "must be a number" if value is not None else "is required"))
+        return None
+    if isinstance(value, int):
+        if abs(value) > MAX_ABS_NUMBER:
+            errors.append(FieldError(name, f"must be within ±{MAX_ABS_NUMBER:g}"))
+            return None
+        return value
+    if not math.isfinite(value):
+        errors.append(FieldError(name, "must be a finite number"))
+        return None
+    if abs(value) > MAX_ABS_NUMBER:
+        errors.append(FieldError(name, f"must be within ±{MAX_ABS_NUMBER:g}"))
+        return None
+    return value
+
+
+def parse_quote(payload: Any) -> Quote:
+    """Validate a decoded JSON value and return the Quote it describes, or raise InvalidQuote."""
+    if not isinstance(payload, dict):
+        raise InvalidQuote([FieldError("$", "must be a JSON object")])
+    errors: list[FieldError] = []
+
+    ticker = _field(payload, "ticker_symbol")
+    if not isinstance(ticker, str):
+        errors.append(FieldError("ticker_symbol", "is required" if ticker is None else "must be a string"))
+    elif not TICKER_PATTERN.fullmatch(ticker):
+        errors.append(
+            FieldError("ticker_symbol", "must be 1-10 upper-case letters, digits, '.' or '-'")
+        )
+
+    sector = _field(payload, "sector")
+    if not isinstance(sector, str):
+        errors.append(FieldError("sector", "is required" if sector is None else "must be a string"))
+    else:
+        sector = sector.strip().upper()
+        if not sector:
+            errors.append(FieldError("sector", "must not be empty"))
+        elif not SECTOR_PATTERN.fullmatch(sector):
+            errors.append(
+                FieldError("sector", "must be at most 64 letters, digits, spaces or '_&.-'")
+            )
+
+    change = _number(_field(payload, "change"), "change", errors)
+    price = _number(_field(payload, "price"), "price", errors)
+    if price is not None and price <= 0:
+        errors.append(FieldError("price", "must be greater than 0"))
+
+    if errors:
+        raise InvalidQuote(errors)
+    return Quote(ticker, sector, change, price)  # type: ignore[arg-type]
+
+
+def is_valid_ticker(symbol: str) -> bool:
+    return TICKER_PATTERN.fullmatch(symbol) is not None

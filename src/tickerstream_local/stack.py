@@ -1,0 +1,173 @@
+"""Provision template.yaml's resources on a moto endpoint (or in-process moto) and keep their names.
+
+Each resource type has a provisioner; resources are created in dependency order (a resource whose
+properties refer to one not yet created waits for the next pass). Types with no local meaning
+(log groups, queue policies, layers) are recorded but not created.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from tickerstream_cli.template import parameter_defaults, sam_template
+from tickerstream_local.intrinsics import Context, resolve
+
+Provisioner = Callable[["Deployment", str, dict[str, Any]], None]
+PROVISIONERS: dict[str, Provisioner] = {}
+# Types that exist only as configuration here: their settings are read by the local runtimes.
+CONFIGURATION_ONLY = {
+    "AWS::Logs::LogGroup",
+    "AWS::SQS::QueuePolicy",
+    "AWS::Serverless::LayerVersion",
+}
+
+
+def provisioner(resource_type: str) -> Callable[[Provisioner], Provisioner]:
+    def register(func: Provisioner) -> Provisioner:
+        PROVISIONERS[resource_type] = func
+        return func
+
+    return register
+
+
+@dataclass
+class Deployment:
+    template: dict[str, Any]
+    ctx: Context
+    session: boto3.Session
+    endpoint_url: str | None = None
+    physical: dict[str, str] = field(default_factory=dict)  # logical id -> physical name (for people)
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url)
+        return self._clients[service]
+
+    def name_for(self, logical_id: str) -> str:
+        return f"{self.ctx.stack_name}-{logical_id}"
+
+    def resolve(self, value: Any) -> Any:
+        return resolve(value, self.ctx)
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        return self.resolve(self.template["Resources"][logical_id].get("Properties", {}))
+
+    def record(self, logical_id: str, ref: Any, physical: str | None = None, **attributes: Any) -> None:
+        self.ctx.refs[logical_id] = ref
+        self.ctx.attributes[logical_id] = attributes
+        self.physical[logical_id] = physical or str(ref)
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """The function's environment variables as Lambda would set them (Globals merged in)."""
+        globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
+        own_env = self.template["Resources"][logical_id]["Properties"].get("Environment", {})
+        merged = {**globals_env.get("Variables", {}), **own_env.get("Variables", {})}
+        return {key: str(value) for key, value in self.resolve(merged).items()}
+
+
+def deploy(
+    session: boto3.Session,
+    *,
+    endpoint_url: str | None = None,
+    template: dict[str, Any] | None = None,
+    stack_name: str = "tickerstream-local",
+    parameter_overrides: dict[str, Any] | None = None,
+) -> Deployment:
+    template = template or sam_template()
+    parameters = {**parameter_defaults(template), **(parameter_overrides or {})}
+    ctx = Context(
+        parameters=parameters,
+        conditions=template.get("Conditions", {}),
+        stack_name=stack_name,
+        region=session.region_name or "us-east-1",
+    )
+    deployment = Deployment(template, ctx, session, endpoint_url)
+    pending = dict(template["Resources"])
+    while pending:
+        progressed = False
+        for logical_id, resource in list(pending.items()):
+            resource_type = resource["Type"]
+            if resource_type in CONFIGURATION_ONLY:
+                deployment.record(logical_id, deployment.name_for(logical_id))
+                del pending[logical_id]
+                progressed = True
+                continue
+            try:
+                properties = deployment.properties(logical_id)
+            except KeyError:
+                continue  # refers to a resource created in a later pass
+            create = PROVISIONERS.get(resource_type)
+            if create is None:
+                raise NotImplementedError(f"{logical_id}: no local provisioner for {resource_type}")
+            create(deployment, logical_id, properties)
+            del pending[logical_id]
+            progressed = True
+        if not progressed:
+            raise RuntimeError(f"cannot resolve references of: {', '.join(sorted(pending))}")
+    return deployment
+
+
+def _arn(deployment: Deployment, service: str, resource: str) -> str:
+    ctx = deployment.ctx
+    return f"arn:aws:{service}:{ctx.region}:{ctx.account_id}:{resource}"
+
+
+@provisioner("AWS::Kinesis::Stream")
+def _kinesis_stream(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> None:
+    kinesis = deployment.client("kinesis")
+    name = props.get("Name") or deployment.name_for(logical_id)
+    mode = props.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")
+    if mode == "ON_DEMAND":
+        kinesis.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    else:
+        kinesis.create_stream(StreamName=name, ShardCount=int(props.get("ShardCount", 1)))
+    for _ in range(100):
+        summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+        if summary["StreamStatus"] == "ACTIVE":
+            break
+        time.sleep(0.05)
+    if "RetentionPeriodHours" in props and int(props["RetentionPeriodHours"]) > 24:
+        kinesis.increase_stream_retention_period(
+            StreamName=name, RetentionPeriodHours=int(props["RetentionPeriodHours"])
+        )
+    deployment.record(logical_id, name, Arn=summary["StreamARN"])
+
+
+@provisioner("AWS::DynamoDB::Table")
+def _dynamodb_table(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> None:
+    name = props.get("TableName") or deployment.name_for(logical_id)
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    table = deployment.client("dynamodb").create_table(**request)["TableDescription"]
+    deployment.record(logical_id, name, Arn=table["TableArn"])
+
+
+@provisioner("AWS::SQS::Queue")
+def _sqs_queue(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> None:
+    name = props.get("QueueName") or deployment.name_for(logical_id)
+    attributes = {
+        key: str(props[key])
+        for key in ("MessageRetentionPeriod", "VisibilityTimeout", "KmsMasterKeyId", "DelaySeconds")
+        if key in props
+    }
+    url = deployment.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    deployment.record(logical_id, url, physical=name, Arn=_arn(deployment, "sqs", name), QueueName=name)
+
+
+@provisioner("AWS::Serverless::Function")
+def _function(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> None:
+    # Functions run in-process (see functions.py); here they only get their names.
+    name = props.get("FunctionName") or deployment.name_for(logical_id)
+    deployment.record(logical_id, name, Arn=_arn(deployment, "lambda", f"function:{name}"))
