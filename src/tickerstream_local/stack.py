@@ -71,6 +71,18 @@ class Deployment:
         return {key: str(value) for key, value in self.resolve(merged).items()}
 
 
+def _load_provisioners() -> None:
+    """Import every tickerstream_local.provision_* module; each registers its resource types."""
+    import importlib
+    import pkgutil
+
+    import tickerstream_local
+
+    for module in pkgutil.iter_modules(tickerstream_local.__path__):
+        if module.name.startswith("provision_"):
+            importlib.import_module(f"tickerstream_local.{module.name}")
+
+
 def deploy(
     session: boto3.Session,
     *,
@@ -79,6 +91,7 @@ def deploy(
     stack_name: str = "tickerstream-local",
     parameter_overrides: dict[str, Any] | None = None,
 ) -> Deployment:
+    _load_provisioners()
     template = template or sam_template()
     parameters = {**parameter_defaults(template), **(parameter_overrides or {})}
     ctx = Context(
