@@ -38,3 +38,18 @@ def aws():
 def deployment(aws) -> Deployment:
     """template.yaml's resources, provisioned on in-process moto."""
     return deploy(aws)
+
+
+@pytest.fixture
+def quote_processor(deployment):
+    """QuoteProcessor's handler module, loaded with the environment template.yaml gives it."""
+    from tickerstream_local.functions import load_function
+
+    return load_function("QuoteProcessor", deployment.function_environment("QuoteProcessor"))
+
+
+@pytest.fixture
+def lambda_context():
+    from tickerstream_local.functions import LocalContext
+
+    return LocalContext("tickerstream-local-QuoteProcessor")

@@ -1,0 +1,366 @@
+"""A local Kinesis event-source mapping: what Lambda's poller does, run against moto.
+
+It reads the mapping's settings from template.yaml (the SAM Kinesis event) and honours them:
+BatchSize, MaximumBatchingWindowInSeconds, StartingPosition, FunctionResponseTypes
+[ReportBatchItemFailures] (checkpoint at the lowest reported sequence number), BisectBatchOnFunctionError
+(splits do not use the retry quota), MaximumRetryAttempts, MaximumRecordAgeInSeconds, the OnFailure
+destination (an SQS message of the shape Lambda sends) and TumblingWindowInSeconds state.
+One poller per shard; ParallelizationFactor > 1 is not simulated (batches of a shard run one at a time).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tickerstream_local.functions import LocalContext, function_setting, handler_of, load_function
+from tickerstream_local.stack import Deployment
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # synchronous invoke payload limit
+POLL_INTERVAL = 0.05
+
+
+@dataclass(frozen=True)
+class MappingSettings:
+    stream_arn: str
+    batch_size: int = 100
+    batching_window: float = 0.0
+    starting_position: str = "LATEST"
+    report_item_failures: bool = False
+    bisect: bool = False
+    max_retries: int = -1  # -1 = until the record expires, as in Lambda
+    max_record_age: int = -1
+    on_failure_arn: str | None = None
+    tumbling_window: int = 0
+
+    @classmethod
+    def from_event(cls, props: dict[str, Any]) -> MappingSettings:
+        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        return cls(
+            stream_arn=props["Stream"],
+            batch_size=int(props.get("BatchSize", 100)),
+            batching_window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+            starting_position=props.get("StartingPosition", "LATEST"),
+            report_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+            bisect=bool(props.get("BisectBatchOnFunctionError", False)),
+            max_retries=int(props.get("MaximumRetryAttempts", -1)),
+            max_record_age=int(props.get("MaximumRecordAgeInSeconds", -1)),
+            on_failure_arn=destination,
+            tumbling_window=int(props.get("TumblingWindowInSeconds", 0)),
+        )
+
+
+@dataclass
+class MappingStats:
+    invocations: int = 0
+    records_delivered: int = 0  # records handed to the function (retries count again)
+    records_checkpointed: int = 0  # records the mapping moved past as processed
+    records_discarded: int = 0  # records given up on (retries exhausted or too old)
+    function_errors: int = 0
+    partial_failures: int = 0
+    bisections: int = 0
+    on_failure_messages: int = 0
+    iterator_age_ms: float = 0.0
+
+
+@dataclass
+class _Batch:
+    records: list[dict[str, Any]]  # Lambda-shaped event records
+    attempts: int = 0  # invocations that failed for these records (bisection does not add)
+
+
+class InvalidFunctionResponse(Exception):
+    pass
+
+
+def kinesis_event_record(raw: dict[str, Any], shard_id: str, stream_arn: str, region: str) -> dict[str, Any]:
+    """A GetRecords record in the shape Lambda passes to the function."""
+    sequence = raw["SequenceNumber"]
+    arrival = raw["ApproximateArrivalTimestamp"]
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": raw["PartitionKey"],
+            "sequenceNumber": sequence,
+            "data": base64.b64encode(raw["Data"]).decode(),
+            "approximateArrivalTimestamp": arrival.timestamp() if isinstance(arrival, datetime) else float(arrival),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{sequence}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": stream_arn.replace(":kinesis:", ":iam:").split(":stream/")[0] + ":role/local",
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ShardPoller:
+    """One shard's iterator, pending records and checkpoint."""
+
+    def __init__(self, mapping: EventSourceMapping, shard_id: str):
+        self.mapping = mapping
+        self.shard_id = shard_id
+        self.pending: list[dict[str, Any]] = []
+        self.first_buffered_at: float | None = None
+        self.iterator = self._initial_iterator()
+        self.window_state: dict[str, Any] = {}
+        self.window_start: float | None = None
+
+    def _initial_iterator(self) -> str:
+        kinesis = self.mapping.kinesis
+        position = self.mapping.settings.starting_position
+        return kinesis.get_shard_iterator(
+            StreamARN=self.mapping.settings.stream_arn,
+            ShardId=self.shard_id,
+            ShardIteratorType="TRIM_HORIZON" if position == "TRIM_HORIZON" else "LATEST",
+        )["ShardIterator"]
+
+    def fetch(self) -> int:
+        settings = self.mapping.settings
+        response = self.mapping.kinesis.get_records(ShardIterator=self.iterator, Limit=min(10000, settings.batch_size))
+        self.iterator = response.get("NextShardIterator") or self.iterator
+        records = [
+            kinesis_event_record(r, self.shard_id, settings.stream_arn, self.mapping.deployment.ctx.region)
+            for r in response.get("Records", [])
+        ]
+        if records and not self.pending:
+            self.first_buffered_at = self.mapping.clock()
+        self.pending.extend(records)
+        if "MillisBehindLatest" in response:
+            self.mapping.stats.iterator_age_ms = float(response["MillisBehindLatest"])
+        return len(records)
+
+    def ready_batch(self, flush: bool) -> list[dict[str, Any]]:
+        """Take the next batch if the batch is full, the window has passed, or we are flushing."""
+        if not self.pending:
+            return []
+        settings = self.mapping.settings
+        full = len(self.pending) >= settings.batch_size
+        waited = self.mapping.clock() - (self.first_buffered_at or 0) >= settings.batching_window
+        if not (full or waited or flush):
+            return []
+        batch, size = [], 0
+        for record in self.pending[: settings.batch_size]:
+            size += len(record["kinesis"]["data"]) + 512
+            if batch and size > MAX_PAYLOAD_BYTES:
+                break
+            batch.append(record)
+        self.pending = self.pending[len(batch) :]
+        self.first_buffered_at = self.mapping.clock() if self.pending else None
+        return batch
+
+
+class EventSourceMapping:
+    """The template's Kinesis event `event_name` on function `function_id`, run locally."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        function_id: str,
+        event_name: str,
+        handler: Callable[[dict[str, Any], Any], Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.deployment = deployment
+        self.function_id = function_id
+        self.event_name = event_name
+        template_event = deployment.template["Resources"][function_id]["Properties"]["Events"][event_name]
+        self.settings = MappingSettings.from_event(deployment.resolve(template_event["Properties"]))
+        self.kinesis = deployment.client("kinesis")
+        self.sqs = deployment.client("sqs")
+        self.clock = clock
+        self.stats = MappingStats()
+        self.function_name = deployment.ctx.refs.get(function_id, function_id)
+        self.function_arn = deployment.ctx.attributes.get(function_id, {}).get("Arn", function_id)
+        if handler is None:
+            module = load_function(function_id, deployment.function_environment(function_id))
+            handler = handler_of(function_id, module)
+        self.handler = handler
+        self.timeout = int(function_setting(function_id, "Timeout", 3))
+        shards = self.kinesis.list_shards(StreamARN=self.settings.stream_arn)["Shards"]
+        self.shards = [ShardPoller(self, shard["ShardId"]) for shard in shards]
+        self._lock = threading.Lock()
+
+    # -- driving ---------------------------------------------------------------------------------
+    def poll_once(self, flush: bool = False) -> int:
+        """Fetch from every shard and process the batches that are ready; return records fetched."""
+        fetched = 0
+        with self._lock:
+            for shard in self.shards:
+                fetched += shard.fetch()
+                while batch := shard.ready_batch(flush):
+                    self._process(shard, batch)
+        return fetched
+
+    def drain(self, timeout: float = 60.0) -> None:
+        """Process everything currently in the stream, flushing partial batches (for demos and tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            fetched = self.poll_once(flush=True)
+            if not fetched and not any(shard.pending for shard in self.shards):
+                return
+        raise TimeoutError(f"{self.function_id}/{self.event_name}: stream not drained in {timeout}s")
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if not self.poll_once():
+                stop.wait(POLL_INTERVAL)
+
+    # -- one batch, with Lambda's error handling --------------------------------------------------
+    def _process(self, shard: ShardPoller, records: list[dict[str, Any]]) -> None:
+        settings = self.settings
+        work = [_Batch(records)]
+        while work:
+            batch = work.pop(0)
+            batch.records = self._drop_expired(shard, batch)
+            if not batch.records:
+                continue
+            try:
+                failed_at = self._invoke(shard, batch.records)
+            except Exception as exc:  # noqa: BLE001 - any function error is a failed invocation
+                self.stats.function_errors += 1
+                if settings.bisect and len(batch.records) > 1:
+                    self.stats.bisections += 1
+                    half = len(batch.records) // 2
+                    work[:0] = [_Batch(batch.records[:half], batch.attempts), _Batch(batch.records[half:], batch.attempts)]
+                    continue
+                batch.attempts += 1
+                if self._retries_exhausted(batch):
+                    self._give_up(shard, batch, "RetryAttemptsExhausted", type(exc).__name__)
+                else:
+                    work.insert(0, batch)
+                continue
+            if failed_at is None:
+                self.stats.records_checkpointed += len(batch.records)
+                continue
+            self.stats.partial_failures += 1
+            self.stats.records_checkpointed += failed_at
+            remaining = _Batch(batch.records[failed_at:], batch.attempts + 1)
+            if self._retries_exhausted(remaining):
+                self._give_up(shard, remaining, "RetryAttemptsExhausted", None)
+            else:
+                work.insert(0, remaining)
+
+    def _retries_exhausted(self, batch: _Batch) -> bool:
+        return self.settings.max_retries >= 0 and batch.attempts > self.settings.max_retries
+
+    def _drop_expired(self, shard: ShardPoller, batch: _Batch) -> list[dict[str, Any]]:
+        max_age = self.settings.max_record_age
+        if max_age < 0:
+            return batch.records
+        now = self.clock()
+        fresh, expired = [], []
+        for record in batch.records:
+            too_old = now - record["kinesis"]["approximateArrivalTimestamp"] > max_age
+            (expired if too_old else fresh).append(record)
+        if expired:
+            self._give_up(shard, _Batch(expired, batch.attempts), "RecordAgeExceeded", None)
+        return fresh
+
+    def _invoke(self, shard: ShardPoller, records: list[dict[str, Any]]) -> int | None:
+        """Invoke the function; return the index to resume from, or None if the batch succeeded."""
+        event: dict[str, Any] = {"Records": records}
+        if self.settings.tumbling_window:
+            event.update(self._window_fields(shard, records))
+        self.stats.invocations += 1
+        self.stats.records_delivered += len(records)
+        context = LocalContext(self.function_name, timeout_seconds=self.timeout, region=self.deployment.ctx.region)
+        response = self.handler(json.loads(json.dumps(event)), context)
+        if self.settings.tumbling_window and isinstance(response, dict):
+            shard.window_state = response.get("state") or {}
+            if event.get("isFinalInvokeForWindow"):
+                shard.window_state, shard.window_start = {}, None
+        if not self.settings.report_item_failures:
+            return None
+        return self._checkpoint_index(records, response)
+
+    @staticmethod
+    def _checkpoint_index(records: list[dict[str, Any]], response: Any) -> int | None:
+        failures = (response or {}).get("batchItemFailures") if isinstance(response, dict) else None
+        if not failures:
+            return None
+        index_of = {r["kinesis"]["sequenceNumber"]: i for i, r in enumerate(records)}
+        positions = []
+        for failure in failures:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if not identifier or identifier not in index_of:
+                # Lambda treats a null, empty or unknown identifier as a failure of the whole batch.
+                return 0
+            positions.append(index_of[identifier])
+        return min(positions)
+
+    def _window_fields(self, shard: ShardPoller, records: list[dict[str, Any]]) -> dict[str, Any]:
+        size = self.settings.tumbling_window
+        first_arrival = records[0]["kinesis"]["approximateArrivalTimestamp"]
+        if shard.window_start is None:
+            shard.window_start = first_arrival - (first_arrival % size)
+        start, end = shard.window_start, shard.window_start + size
+        final = self.clock() >= end or not shard.pending
+        return {
+            "window": {"start": _iso(start), "end": _iso(end)},
+            "state": shard.window_state,
+            "shardId": shard.shard_id,
+            "eventSourceARN": self.settings.stream_arn,
+            "isFinalInvokeForWindow": final,
+            "isWindowTerminatedEarly": False,
+        }
+
+    def _give_up(self, shard: ShardPoller, batch: _Batch, condition: str, function_error: str | None) -> None:
+        records = batch.records
+        self.stats.records_discarded += len(records)
+        self.stats.records_checkpointed += len(records)
+        if not self.settings.on_failure_arn:
+            return
+        arrivals = [r["kinesis"]["approximateArrivalTimestamp"] for r in records]
+        message = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.function_arn,
+                "condition": condition,
+                "approximateInvokeCount": batch.attempts + (0 if condition == "RecordAgeExceeded" else 1),
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled" if function_error else None,
+            },
+            "version": "1.0",
+            "timestamp": _iso(self.clock()),
+            "KinesisBatchInfo": {
+                "shardId": shard.shard_id,
+                "startSequenceNumber": records[0]["kinesis"]["sequenceNumber"],
+                "endSequenceNumber": records[-1]["kinesis"]["sequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(min(arrivals)),
+                "approximateArrivalOfLastRecord": _iso(max(arrivals)),
+                "batchSize": len(records),
+                "streamArn": self.settings.stream_arn,
+            },
+        }
+        queue_name = self.settings.on_failure_arn.rsplit(":", 1)[-1]
+        queue_url = self.sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+        self.stats.on_failure_messages += 1
+
+
+def kinesis_mappings(deployment: Deployment, **kwargs: Any) -> list[EventSourceMapping]:
+    """Every Kinesis event of every function in the template, as a local mapping."""
+    mappings = []
+    for logical_id, resource in deployment.template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in (resource["Properties"].get("Events") or {}).items():
+            if event.get("Type") == "Kinesis" and deployment.resolve(event["Properties"].get("Enabled", True)):
+                mappings.append(EventSourceMapping(deployment, logical_id, event_name, **kwargs))
+    return mappings
