@@ -122,7 +122,7 @@ class ShardPoller:
         kinesis = self.mapping.kinesis
         position = self.mapping.settings.starting_position
         return kinesis.get_shard_iterator(
-            StreamARN=self.mapping.settings.stream_arn,
+            StreamName=self.mapping.stream_name,
             ShardId=self.shard_id,
             ShardIteratorType="TRIM_HORIZON" if position == "TRIM_HORIZON" else "LATEST",
         )["ShardIterator"]
@@ -189,7 +189,9 @@ class EventSourceMapping:
             handler = handler_of(function_id, module)
         self.handler = handler
         self.timeout = int(function_setting(function_id, "Timeout", 3))
-        shards = self.kinesis.list_shards(StreamARN=self.settings.stream_arn)["Shards"]
+        # moto's shard iterators lose the stream when asked for by ARN, so the name is used
+        self.stream_name = self.settings.stream_arn.split(":stream/", 1)[1]
+        shards = self.kinesis.list_shards(StreamName=self.stream_name)["Shards"]
         self.shards = [ShardPoller(self, shard["ShardId"]) for shard in shards]
         self._lock = threading.Lock()
 
@@ -329,7 +331,7 @@ class EventSourceMapping:
                 "requestId": str(uuid.uuid4()),
                 "functionArn": self.function_arn,
                 "condition": condition,
-                "approximateInvokeCount": batch.attempts + (0 if condition == "RecordAgeExceeded" else 1),
+                "approximateInvokeCount": batch.attempts,
             },
             "responseContext": {
                 "statusCode": 200,
