@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+# TICKERSTREAM_TEMPLATE points tests and tools at another template (e.g. a variant under review).
+TEMPLATE_PATH = Path(os.environ.get("TICKERSTREAM_TEMPLATE", REPO_ROOT / "template.yaml"))
 
 _LOCAL_URI_PROPERTIES = {
     "AWS::Serverless::Function": "CodeUri",

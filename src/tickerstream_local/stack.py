@@ -42,6 +42,8 @@ class Deployment:
     session: boto3.Session
     endpoint_url: str | None = None
     physical: dict[str, str] = field(default_factory=dict)  # logical id -> physical name (for people)
+    # What Lambda's environment adds to every function here: the local endpoint and region.
+    runtime_environment: dict[str, str] = field(default_factory=dict)
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -68,7 +70,8 @@ class Deployment:
         globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
         own_env = self.template["Resources"][logical_id]["Properties"].get("Environment", {})
         merged = {**globals_env.get("Variables", {}), **own_env.get("Variables", {})}
-        return {key: str(value) for key, value in self.resolve(merged).items()}
+        resolved = {key: str(value) for key, value in self.resolve(merged).items()}
+        return {**self.runtime_environment, **resolved}
 
 
 def _load_provisioners() -> None:
@@ -101,6 +104,9 @@ def deploy(
         region=session.region_name or "us-east-1",
     )
     deployment = Deployment(template, ctx, session, endpoint_url)
+    deployment.runtime_environment = {"AWS_REGION": ctx.region, "AWS_DEFAULT_REGION": ctx.region}
+    if endpoint_url:
+        deployment.runtime_environment["AWS_ENDPOINT_URL"] = endpoint_url
     pending = dict(template["Resources"])
     while pending:
         progressed = False
