@@ -95,3 +95,111 @@ def json_transform(event: dict[str, Any], context: Any) -> dict[str, Any]:
             }
         )
     return {"records": out}
+
+
+def ensure_cognito_provisioners() -> None:
+    """Fallback provisioners for the Cognito types (provision_api owns the real ones)."""
+    stack._load_provisioners()
+    keys = ("GenerateSecret", "AllowedOAuthFlows", "AllowedOAuthScopes", "AllowedOAuthFlowsUserPoolClient",
+            "ExplicitAuthFlows", "AccessTokenValidity", "IdTokenValidity", "TokenValidityUnits")
+
+    def user_pool(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> None:
+        request = {"PoolName": props.get("UserPoolName") or deployment.name_for(logical_id)}
+        if props.get("LambdaConfig"):
+            request["LambdaConfig"] = props["LambdaConfig"]
+        pool = deployment.client("cognito-idp").create_user_pool(**request)["UserPool"]
+        deployment.record(logical_id, pool["Id"], Arn=pool["Arn"], ProviderName=pool["Id"])
+
+    def client(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> None:
+        request = {k: props[k] for k in keys if k in props}
+        created = deployment.client("cognito-idp").create_user_pool_client(
+            UserPoolId=props["UserPoolId"], ClientName=props.get("ClientName") or logical_id, **request
+        )["UserPoolClient"]
+        deployment.record(logical_id, created["ClientId"], ClientSecret=created.get("ClientSecret", ""))
+
+    def resource_server(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> None:
+        deployment.client("cognito-idp").create_resource_server(
+            UserPoolId=props["UserPoolId"], Identifier=props["Identifier"], Name=props["Name"],
+            Scopes=props.get("Scopes", []),
+        )
+        deployment.record(logical_id, props["Identifier"])
+
+    def api(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> None:
+        deployment.record(logical_id, f"local{logical_id.lower()}", RootResourceId="root")
+
+    stack.PROVISIONERS.setdefault("AWS::Cognito::UserPool", user_pool)
+    stack.PROVISIONERS.setdefault("AWS::Cognito::UserPoolClient", client)
+    stack.PROVISIONERS.setdefault("AWS::Cognito::UserPoolResourceServer", resource_server)
+    stack.PROVISIONERS.setdefault("AWS::Serverless::Api", api)
+
+
+def _api_event(path: str, method: str, scopes: list[str] | None = None, authorizer: str | None = None) -> dict[str, Any]:
+    auth: dict[str, Any] = {}
+    if scopes is not None:
+        auth["AuthorizationScopes"] = scopes
+    if authorizer:
+        auth["Authorizer"] = authorizer
+    props: dict[str, Any] = {"RestApiId": {"Ref": "Api"}, "Path": path, "Method": method}
+    if auth:
+        props["Auth"] = auth
+    return {"Type": "Api", "Properties": props}
+
+
+def api_template(lambda_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A user pool (resource server `ts`, machine, read-only and user clients) and a Cognito-protected API."""
+    pool_props: dict[str, Any] = {}
+    if lambda_config:
+        pool_props["LambdaConfig"] = lambda_config
+    machine = {
+        "UserPoolId": {"Ref": "Pool"}, "GenerateSecret": True, "AllowedOAuthFlowsUserPoolClient": True,
+        "AllowedOAuthFlows": ["client_credentials"], "AllowedOAuthScopes": ["ts/read", "ts/write"],
+        "AccessTokenValidity": 60, "TokenValidityUnits": {"AccessToken": "minutes"},
+    }
+    resources: dict[str, Any] = {
+        "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": pool_props},
+        "Scopes": {"Type": "AWS::Cognito::UserPoolResourceServer", "Properties": {
+            "UserPoolId": {"Ref": "Pool"}, "Identifier": "ts", "Name": "ts",
+            "Scopes": [{"ScopeName": "read", "ScopeDescription": "r"}, {"ScopeName": "write", "ScopeDescription": "w"}]}},
+        "MachineClient": {"Type": "AWS::Cognito::UserPoolClient", "Properties": machine},
+        "ReaderClient": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {**machine, "AllowedOAuthScopes": ["ts/read"]}},
+        "UserClient": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {
+            "UserPoolId": {"Ref": "Pool"}, "GenerateSecret": False,
+            "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]}},
+        "Api": {"Type": "AWS::Serverless::Api", "Properties": {
+            "StageName": "dev",
+            "Auth": {"DefaultAuthorizer": "Cognito", "AddDefaultAuthorizerToCorsPreflight": False,
+                     "Authorizers": {"Cognito": {"UserPoolArn": {"Fn::GetAtt": ["Pool", "Arn"]},
+                                                 "Identity": {"Header": "Authorization"}}}},
+            "Cors": {"AllowOrigin": "'*'", "AllowHeaders": "'Authorization,Content-Type'",
+                     "AllowMethods": "'GET,POST,OPTIONS'", "MaxAge": "'600'"}}},
+        "Echo": {"Type": "AWS::Serverless::Function", "Properties": {
+            "Handler": "app.handler", "CodeUri": "unused/",
+            "Events": {
+                "GetItem": _api_event("/items/{id}", "get", ["ts/read"]),
+                "PostItem": _api_event("/items", "post", ["ts/write"]),
+                "Me": _api_event("/me", "get"),
+                "Health": _api_event("/health", "get", authorizer="NONE"),
+            }}},
+    }
+    for name, arn in (lambda_config or {}).items():
+        function = name if isinstance(arn, dict) and "Fn::GetAtt" in arn else None
+        if function is None and name == "PreTokenGenerationConfig":
+            function = "PreTokenGeneration"
+        resources.setdefault(function or name, {"Type": "AWS::Serverless::Function",
+                                                 "Properties": {"Handler": "app.handler", "CodeUri": "unused/"}})
+    return {"Parameters": {}, "Resources": resources}
+
+
+def echo_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"},
+        "body": json.dumps({
+            "resource": event["resource"], "path": event["path"], "method": event["httpMethod"],
+            "pathParameters": event["pathParameters"], "query": event["queryStringParameters"],
+            "body": event["body"], "stage": event["requestContext"]["stage"],
+            "requestId": event["requestContext"]["requestId"],
+            "sourceIp": event["requestContext"]["identity"]["sourceIp"],
+            "claims": (event["requestContext"].get("authorizer") or {}).get("claims"),
+        }),
+    }

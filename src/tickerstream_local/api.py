@@ -1,0 +1,428 @@
+"""The template's REST API served locally: routes from AWS::Serverless::Function `Api` events, API Gateway
+REST proxy events, the Cognito authorizer enforced, CORS preflight, GatewayResponses, and the local
+Cognito token endpoint (`POST /oauth2/token`) on the same server.
+
+Routes are served at the root (as `sam local start-api` does) and also under `/<stage>/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from tickerstream_local.cognito import (
+    JwksCache,
+    OAuthError,
+    PoolConfig,
+    Unauthorized,
+    authorize,
+    client_credentials_token,
+    pool_config,
+)
+from tickerstream_local.functions import Handler
+from tickerstream_local.handlers import local_context, resolve_handler
+from tickerstream_local.server import LOOPBACK, ensure_port_free
+
+log = logging.getLogger("tickerstream.local.api")
+DEFAULT_API_PORT = 3000
+IMPLICIT_API = "ServerlessRestApi"
+
+# API Gateway's default gateway responses (status, message) by response type.
+DEFAULT_RESPONSES = {
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "EXPIRED_TOKEN": (403, "The security token included in the request is expired"),
+    "ACCESS_DENIED": (403, "Forbidden"),
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "BAD_REQUEST_BODY": (400, "Invalid request body"),
+    "INTEGRATION_FAILURE": (504, "Internal server error"),
+    "DEFAULT_5XX": (502, "Internal server error"),
+}
+
+
+@dataclass
+class Route:
+    api_id: str
+    function_id: str
+    event_name: str
+    path: str
+    method: str  # upper case, or ANY
+    authorizer: str | None  # name of a Cognito authorizer of the API, None = open
+    scopes: list[str]
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        regex = ""
+        for part in re.split(r"(\{[^}]+\})", self.path):
+            if part.startswith("{") and part.endswith("+}"):
+                regex += f"(?P<{part[1:-2]}>.+)"
+            elif part.startswith("{"):
+                regex += f"(?P<{part[1:-1]}>[^/]+)"
+            else:
+                regex += re.escape(part)
+        self.pattern = re.compile(f"^{regex}/?$")
+
+
+def _unquote(value: Any) -> str:
+    text = str(value)
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "'" else text
+
+
+@dataclass
+class ApiConfig:
+    logical_id: str
+    stage: str
+    authorizers: dict[str, dict[str, Any]]  # name -> {UserPoolArn, Identity, AuthorizationScopes}
+    default_authorizer: str | None
+    cors: dict[str, str] | None
+    gateway_responses: dict[str, dict[str, Any]]
+
+
+def api_configs(deployment: Any) -> dict[str, ApiConfig]:
+    configs: dict[str, ApiConfig] = {}
+    for logical_id, resource in deployment.template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Api":
+            continue
+        props = deployment.properties(logical_id)
+        auth = props.get("Auth", {})
+        cors = props.get("Cors")
+        if isinstance(cors, str):
+            cors = {"AllowOrigin": cors}
+        configs[logical_id] = ApiConfig(
+            logical_id=logical_id,
+            stage=str(props.get("StageName", "Prod")),
+            authorizers=auth.get("Authorizers", {}),
+            default_authorizer=auth.get("DefaultAuthorizer"),
+            cors=cors,
+            gateway_responses=props.get("GatewayResponses", {}),
+        )
+    return configs
+
+
+def api_routes(deployment: Any) -> list[Route]:
+    configs = api_configs(deployment)
+    routes = []
+    for function_id, resource in deployment.template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
+            if event.get("Type") != "Api":
+                continue
+            raw = event["Properties"]
+            api_ref = raw.get("RestApiId", {"Ref": IMPLICIT_API})
+            api_id = api_ref["Ref"] if isinstance(api_ref, dict) and "Ref" in api_ref else str(api_ref)
+            props = {k: v for k, v in raw.items() if k != "RestApiId"}
+            props = deployment.resolve(props)
+            config = configs.get(api_id)
+            auth = props.get("Auth", {})
+            authorizer = auth.get("Authorizer", config.default_authorizer if config else None)
+            if authorizer in ("NONE", "AWS_IAM"):
+                authorizer = None if authorizer == "NONE" else authorizer
+            scopes = auth.get("AuthorizationScopes")
+            if scopes is None and authorizer and config:
+                scopes = config.authorizers.get(authorizer, {}).get("AuthorizationScopes", [])
+            routes.append(Route(api_id, function_id, event_name, props["Path"], props["Method"].upper(),
+                                authorizer, list(scopes or [])))
+    return routes
+
+
+def _java_date(epoch: Any) -> str:
+    moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+    return moment.strftime("%a %b %d %H:%M:%S UTC %Y")
+
+
+def _claims_for_context(claims: dict[str, Any]) -> dict[str, str]:
+    """requestContext.authorizer.claims: strings, dates as API Gateway renders them."""
+    out = {}
+    for name, value in claims.items():
+        if name in ("exp", "iat", "auth_time") and isinstance(value, int | float):
+            out[name] = _java_date(value)
+        elif isinstance(value, list | dict):
+            out[name] = json.dumps(value)
+        else:
+            out[name] = str(value)
+    return out
+
+
+class LocalApi:
+    """A WSGI app: the template's routes, the Cognito authorizer, and `/oauth2/token`."""
+
+    def __init__(
+        self,
+        deployment: Any,
+        *,
+        handlers: dict[str, Handler] | None = None,
+        jwks: JwksCache | None = None,
+    ) -> None:
+        self.deployment = deployment
+        self.handlers = handlers
+        self.configs = api_configs(deployment)
+        self.routes = api_routes(deployment)
+        self.jwks = jwks or JwksCache(deployment.endpoint_url)
+        self._pools: dict[str, PoolConfig] = {}
+        self.requests = 0
+        self.rejected = 0
+
+    # -- Cognito pools -------------------------------------------------------------------------
+
+    def pool_for_arn(self, arn: str) -> PoolConfig:
+        pool_id = arn.rsplit("/", 1)[-1]
+        if pool_id not in self._pools:
+            for logical_id, ref in self.deployment.ctx.refs.items():
+                if ref == pool_id:
+                    self._pools[pool_id] = pool_config(self.deployment, logical_id)
+                    break
+            else:
+                raise KeyError(f"no user pool {pool_id} in the template")
+        return self._pools[pool_id]
+
+    def default_pool(self) -> PoolConfig | None:
+        for logical_id, resource in self.deployment.template["Resources"].items():
+            if resource.get("Type") == "AWS::Cognito::UserPool" and logical_id in self.deployment.ctx.refs:
+                return self.pool_for_arn(self.deployment.ctx.refs[logical_id])
+        return None
+
+    # -- WSGI ----------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except Exception:  # noqa: BLE001
+            log.exception("local API failed on %s %s", request.method, request.path)
+            response = self.gateway_response(None, "DEFAULT_5XX", str(uuid.uuid4()))
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        self.requests += 1
+        request_id = str(uuid.uuid4())
+        if request.path == "/oauth2/token":
+            return self.token(request)
+        path = request.path
+        route, params, config = self.match(path, request.method)
+        if route is None and config is None:
+            self.rejected += 1
+            return self.gateway_response(None, "MISSING_AUTHENTICATION_TOKEN", request_id)
+        if request.method == "OPTIONS" and (route is None or route.method not in ("OPTIONS", "ANY")):
+            if config and config.cors:
+                return self.preflight(config)
+        if route is None:
+            self.rejected += 1
+            return self.gateway_response(config, "MISSING_AUTHENTICATION_TOKEN", request_id)
+        claims = None
+        if route.authorizer:
+            definition = config.authorizers.get(route.authorizer, {}) if config else {}
+            header = (definition.get("Identity") or {}).get("Header", "Authorization")
+            try:
+                pool = self.pool_for_arn(definition["UserPoolArn"])
+                claims = authorize(request.headers.get(header), pool, self.jwks, route.scopes)
+            except Unauthorized as refusal:
+                self.rejected += 1
+                log.info("401 %s %s: %s", request.method, path, refusal.reason)
+                return self.gateway_response(config, "UNAUTHORIZED", request_id, refusal.message)
+        return self.invoke(route, params, request, request_id, claims, config)
+
+    def match(self, path: str, method: str) -> tuple[Route | None, dict[str, str], ApiConfig | None]:
+        candidates = [path]
+        for config in self.configs.values():
+            prefix = f"/{config.stage}"
+            if path == prefix or path.startswith(prefix + "/"):
+                candidates.append(path[len(prefix):] or "/")
+        path_known: ApiConfig | None = None
+        for candidate in candidates:
+            for route in self.routes:
+                found = route.pattern.match(candidate)
+                if not found:
+                    continue
+                config = self.configs.get(route.api_id)
+                if route.method in (method, "ANY"):
+                    return route, found.groupdict(), config
+                path_known = path_known or config or ApiConfig(route.api_id, "Prod", {}, None, None, {})
+        return None, {}, path_known
+
+    # -- responses -----------------------------------------------------------------------------
+
+    def gateway_response(self, config: ApiConfig | None, kind: str, request_id: str, message: str | None = None) -> Response:
+        status, default_message = DEFAULT_RESPONSES.get(kind, (400, "Bad Request"))
+        message = message or default_message
+        custom = (config.gateway_responses if config else {}).get(kind)
+        if custom is None and config:
+            family = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
+            custom = config.gateway_responses.get(family)
+            if custom is not None:
+                custom = {k: v for k, v in custom.items() if k != "StatusCode"}
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id,
+                   "x-amzn-ErrorType": f"{kind}Exception"}
+        body = json.dumps({"message": message})
+        if custom:
+            status = int(custom.get("StatusCode", status))
+            for name, value in (custom.get("ResponseParameters", {}).get("Headers") or {}).items():
+                headers[name] = _unquote(value)
+            template = (custom.get("ResponseTemplates") or {}).get("application/json")
+            if template:
+                body = (template.replace("$context.error.messageString", json.dumps(message))
+                        .replace("$context.error.message", message)
+                        .replace("$context.requestId", request_id))
+        return Response(body, status=status, headers=headers)
+
+    def preflight(self, config: ApiConfig) -> Response:
+        cors = config.cors or {}
+        headers = {"Access-Control-Allow-Origin": _unquote(cors.get("AllowOrigin", "*"))}
+        for key, header in (("AllowHeaders", "Access-Control-Allow-Headers"),
+                            ("AllowMethods", "Access-Control-Allow-Methods"),
+                            ("MaxAge", "Access-Control-Max-Age")):
+            if key in cors:
+                headers[header] = _unquote(cors[key])
+        if str(cors.get("AllowCredentials", "")).lower() == "true":
+            headers["Access-Control-Allow-Credentials"] = "true"
+        return Response("", status=200, headers=headers)
+
+    def event(self, route: Route, params: dict[str, str], request: Request, request_id: str,
+              claims: dict[str, Any] | None, config: ApiConfig | None) -> dict[str, Any]:
+        body_bytes = request.get_data()
+        is_binary = False
+        try:
+            body: str | None = body_bytes.decode() if body_bytes else None
+        except UnicodeDecodeError:
+            body, is_binary = base64.b64encode(body_bytes).decode(), True
+        headers = {k: v for k, v in request.headers.items()}
+        multi_headers: dict[str, list[str]] = {}
+        for k, v in request.headers.items():
+            multi_headers.setdefault(k, []).append(v)
+        query = {k: request.args.getlist(k)[-1] for k in request.args}
+        multi_query = {k: request.args.getlist(k) for k in request.args}
+        stage = config.stage if config else "Prod"
+        now = time.time()
+        context: dict[str, Any] = {
+            "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, route.path).hex[:6],
+            "resourcePath": route.path,
+            "httpMethod": request.method,
+            "extendedRequestId": request_id.replace("-", "")[:16] + "=",
+            "requestTime": dt.datetime.fromtimestamp(now, dt.UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": f"/{stage}{request.path}" if not request.path.startswith(f"/{stage}/") else request.path,
+            "accountId": self.deployment.ctx.account_id,
+            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "stage": stage,
+            "domainPrefix": "localhost",
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None, "caller": None,
+                "sourceIp": request.remote_addr or LOOPBACK, "principalOrgId": None, "accessKey": None,
+                "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None, "userArn": None,
+                "userAgent": request.headers.get("User-Agent"), "user": None,
+            },
+            "domainName": request.host,
+            "apiId": self.deployment.physical.get(route.api_id, route.api_id),
+        }
+        if claims is not None:
+            context["authorizer"] = {"claims": _claims_for_context(claims)}
+        return {
+            "resource": route.path,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": headers or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": context,
+            "body": body,
+            "isBase64Encoded": is_binary,
+        }
+
+    def invoke(self, route: Route, params: dict[str, str], request: Request, request_id: str,
+               claims: dict[str, Any] | None, config: ApiConfig | None) -> Response:
+        event = self.event(route, params, request, request_id, claims, config)
+        handler = resolve_handler(self.deployment, route.function_id, self.handlers)
+        try:
+            result = handler(event, local_context(self.deployment, route.function_id))
+        except Exception:  # noqa: BLE001 - a function error: API Gateway answers 502
+            log.exception("%s raised", route.function_id)
+            return self.gateway_response(config, "DEFAULT_5XX", request_id)
+        if not isinstance(result, dict) or not isinstance(result.get("statusCode", 200), int):
+            log.error("%s returned a malformed proxy response: %r", route.function_id, result)
+            return self.gateway_response(config, "DEFAULT_5XX", request_id)
+        body = result.get("body") or ""
+        data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+        response = Response(data, status=int(result.get("statusCode", 200)))
+        response.headers.pop("Content-Type", None)
+        response.headers["x-amzn-RequestId"] = request_id
+        for name, value in (result.get("headers") or {}).items():
+            response.headers[name] = str(value)
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            response.headers.remove(name)
+            for value in values:
+                response.headers.add(name, str(value))
+        if "Content-Type" not in response.headers:
+            response.headers["Content-Type"] = "application/json"
+        return response
+
+    # -- Cognito token endpoint ----------------------------------------------------------------
+
+    def token(self, request: Request) -> Response:
+        if request.method != "POST":
+            return Response(json.dumps({"error": "invalid_request"}), status=405,
+                            headers={"Content-Type": "application/json", "Allow": "POST"})
+        if request.mimetype != "application/x-www-form-urlencoded":
+            return Response(json.dumps({"error": "invalid_request"}), status=400,
+                            headers={"Content-Type": "application/json"})
+        pool = self.default_pool()
+        if pool is None:
+            return Response(json.dumps({"error": "invalid_request"}), status=400,
+                            headers={"Content-Type": "application/json"})
+        try:
+            body = client_credentials_token(pool, request.form.to_dict(), request.headers.get("Authorization"))
+            status = 200
+        except OAuthError as error:
+            body, status = {"error": error.error}, error.status
+        return Response(json.dumps(body), status=status,
+                        headers={"Content-Type": "application/json;charset=UTF-8", "Cache-Control": "no-store"})
+
+
+class ApiServer:
+    """LocalApi on a werkzeug threaded server on 127.0.0.1 (port 0 = any free port)."""
+
+    def __init__(self, app: LocalApi, port: int = DEFAULT_API_PORT) -> None:
+        self.app = app
+        self.port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> ApiServer:
+        ensure_port_free(self.port, "local API")
+        self._server = make_server(LOOPBACK, self.port, self.app, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> ApiServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
