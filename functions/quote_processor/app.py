@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
@@ -17,10 +17,11 @@ from quote_processor.apply import apply_plan
 from quote_processor.batch import plan_batch, shard_of
 from quote_processor.quarantine import Quarantine
 from quote_processor.store import QuoteStore
+from tickerstream.observability import tracer as make_tracer
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = make_tracer()  # X-Ray SDK only if the template enables it (StreamConsumerXRaySdk)
 
 # Fail fast: a throttled or slow write is reported as a checkpoint and retried by Lambda in order,
 # rather than retried here until the function times out and the whole batch is redelivered.
