@@ -6,16 +6,16 @@ Nothing here talks to AWS; it is pure decoding, validation and coalescing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tickerstream.codec import InvalidRecord, decode_base64, decode_quote, position_key
-from tickerstream.kpl import deaggregate, is_aggregated
+from tickerstream.kpl import KPL_MAGIC, deaggregate
 from tickerstream.quote import Quote
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a user record came from; enough to find it again in the stream."""
+class Origin(NamedTuple):
+    """Where a user record came from; enough to find it again in the stream. (A NamedTuple: one is
+    built per record, and tuples are the cheapest immutable objects to build.)"""
 
     index: int  # position of its Kinesis record in the batch (the unit Lambda checkpoints on)
     shard_id: str
@@ -70,26 +70,28 @@ def shard_of(record: dict[str, Any]) -> str:
 def plan_batch(records: list[dict[str, Any]]) -> BatchPlan:
     plan = BatchPlan()
     updates = plan.updates
+    rejects = plan.rejects
+    oldest = None
     for index, record in enumerate(records):
         kinesis = record["kinesis"]
-        shard_id = shard_of(record)
         sequence_number = kinesis["sequenceNumber"]
         partition_key = kinesis.get("partitionKey", "")
-        arrival = float(kinesis.get("approximateArrivalTimestamp") or 0.0)
-        if plan.oldest_arrival is None or arrival < plan.oldest_arrival:
-            plan.oldest_arrival = arrival
+        arrival = kinesis.get("approximateArrivalTimestamp") or 0.0
+        if oldest is None or arrival < oldest:
+            oldest = arrival
+        shard_id = shard_of(record)
 
         try:
             data = decode_base64(kinesis["data"])
-            if is_aggregated(data):
+            if data[:4] == KPL_MAGIC:
                 user_records = [(u.partition_key, u.data, u.sub_sequence_number) for u in deaggregate(data)]
             else:
-                user_records = [(partition_key, data, 0)]
+                user_records = ((partition_key, data, 0),)
         except InvalidRecord as exc:
             plan.user_records += 1
             origin = Origin(index, shard_id, sequence_number, 0, partition_key, arrival)
             raw = data if exc.reason == "invalid_aggregate" else str(kinesis.get("data", "")).encode()
-            plan.rejects.append(Rejected(origin, exc.reason, exc.detail, raw))
+            rejects.append(Rejected(origin, exc.reason, exc.detail, raw))
             continue
 
         for user_key, payload, sub_sequence in user_records:
@@ -98,10 +100,11 @@ def plan_batch(records: list[dict[str, Any]]) -> BatchPlan:
             try:
                 quote = decode_quote(payload)
             except InvalidRecord as exc:
-                plan.rejects.append(Rejected(origin, exc.reason, exc.detail, payload))
+                rejects.append(Rejected(origin, exc.reason, exc.detail, payload))
                 continue
             update = updates.get(quote.ticker_symbol)
             if update is None:
                 update = updates[quote.ticker_symbol] = TickerUpdate(quote.ticker_symbol, index)
             update.entries.append((origin, quote))
+    plan.oldest_arrival = float(oldest) if oldest is not None else None
     return plan

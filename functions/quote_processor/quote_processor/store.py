@@ -51,16 +51,14 @@ def _ticker_item(origin: Origin, quote: Quote, now: str) -> dict[str, Any]:
 
 def _summary_updates(table: str, entries: list[tuple[Origin, Quote]], now: str) -> list[dict[str, Any]]:
     """One ADD per sector touched: counts are additive, so they may only ever be applied once."""
-    totals: dict[str, list[Any]] = {}
+    changes_by_sector: dict[str, list[float]] = {}
     for _, quote in entries:
-        count, change_sum, advances, declines = totals.setdefault(quote.sector, [0, Decimal(0), 0, 0])
-        change = quote.change
-        totals[quote.sector] = [
-            count + 1,
-            change_sum + Decimal(repr(change)),
-            advances + (change > 0),
-            declines + (change < 0),
-        ]
+        changes_by_sector.setdefault(quote.sector, []).append(quote.change)
+    totals = {
+        # Decimal(repr(x)) sums the decimal values producers sent, free of binary float drift.
+        sector: (len(changes), sum(map(Decimal, map(repr, changes))), sum(c > 0 for c in changes), sum(c < 0 for c in changes))
+        for sector, changes in changes_by_sector.items()
+    }
     updates = []
     for sector, (count, change_sum, advances, declines) in totals.items():
         pk, sk = sector_summary_key(sector)

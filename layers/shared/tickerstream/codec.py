@@ -7,6 +7,8 @@ import json
 
 from tickerstream.quote import InvalidQuote, Quote, parse_quote
 
+_loads = json.JSONDecoder().decode
+
 # A demo quote is under 100 bytes; anything past this is not a quote, and quarantining it early keeps
 # a hostile producer from making every consumer parse megabytes of JSON.
 MAX_QUOTE_BYTES = 4096
@@ -33,14 +35,12 @@ def decode_quote(data: bytes) -> Quote:
     if len(data) > MAX_QUOTE_BYTES:
         raise InvalidRecord("oversized", f"{len(data)} bytes, at most {MAX_QUOTE_BYTES} allowed")
     try:
-        text = data.decode("utf-8")
+        payload = _loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InvalidRecord("invalid_utf8", str(exc)) from None
-    try:
-        payload = json.loads(text)
     except ValueError as exc:
         raise InvalidRecord("invalid_json", str(exc)) from None
-    if not isinstance(payload, dict):
+    if type(payload) is not dict:
         raise InvalidRecord("not_an_object", f"expected a JSON object, got {type(payload).__name__}")
     try:
         return parse_quote(payload)
