@@ -591,6 +591,7 @@ class LocalFirehose:
             self._fail(records, attempts, "Lambda.InvalidResponse", "The Lambda response has no records list", ended_ms)
             return
         routed: list[tuple[SourceRecord, bytes, dict[str, str] | None]] = []
+        failures: dict[tuple[str, str], list[SourceRecord]] = {}  # one error object per kind per invocation
         seen: set[str] = set()
         for result in results:
             source = by_id.get(result.get("recordId", ""))
@@ -604,19 +605,20 @@ class LocalFirehose:
                 try:
                     payload = base64.b64decode(result.get("data", ""), validate=True)
                 except ValueError:
-                    self._fail([source], attempts, "Lambda.InvalidData", "data is not valid base64", ended_ms)
+                    failures.setdefault(("Lambda.InvalidData", "data is not valid base64"), []).append(source)
                     continue
                 keys = (result.get("metadata") or {}).get("partitionKeys")
                 routed.append((source, payload, keys))
             elif status == "ProcessingFailed":
-                self._fail([source], attempts, "Lambda.ProcessingFailedStatus",
-                           "ProcessingFailed status returned from lambda", ended_ms)
+                failures.setdefault(("Lambda.ProcessingFailedStatus",
+                                     "ProcessingFailed status returned from lambda"), []).append(source)
             else:
-                self._fail([source], attempts, "Lambda.InvalidResult", f"invalid result {status!r}", ended_ms)
+                failures.setdefault(("Lambda.InvalidResult", f"invalid result {status!r}"), []).append(source)
         missing = [r for r in records if r.record_id not in seen]
         if missing:
-            self._fail(missing, attempts, "Lambda.MissingRecordId",
-                       "One or more record Ids were not returned", ended_ms)
+            failures[("Lambda.MissingRecordId", "One or more record Ids were not returned")] = missing
+        for (code, message), failed in failures.items():
+            self._fail(failed, attempts, code, message, ended_ms)
         self._route(routed)
 
     # -- buffering and delivery --------------------------------------------------------------

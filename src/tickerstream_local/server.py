@@ -76,6 +76,9 @@ class MotoServer:
     def start(self) -> MotoServer:
         from moto.server import ThreadedMotoServer
 
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per AWS request
         # ThreadedMotoServer.start() waits forever if the bind fails, so check first.
         ensure_port_free(self.port, "moto server (local AWS)")
         server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)

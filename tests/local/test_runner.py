@@ -1,0 +1,53 @@
+"""The whole local stack's lifecycle: local.json while running, everything stopped and released after."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from local.synthetic import api_template, echo_handler, ensure_cognito_provisioners, ensure_provisioners, firehose_template, json_transform
+from tickerstream_local.runner import LocalStack
+from tickerstream_local.server import PortBusyError, port_is_listening
+
+
+def combined_template():
+    template = api_template()
+    lake = firehose_template({"Prefix": "q/", "ErrorOutputPrefix": "e/", "CompressionFormat": "GZIP",
+                              "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1}})
+    template["Resources"].update(lake["Resources"])
+    return template
+
+
+def test_stack_writes_local_json_and_stops_cleanly(tmp_path):
+    ensure_provisioners()
+    ensure_cognito_provisioners()
+    state = tmp_path / "local.json"
+    before = {t.ident for t in threading.enumerate()}
+    stack = LocalStack(api_port=0, moto_port=0, template=combined_template(), state_file=state,
+                       handlers={"Echo": echo_handler, "Transform": json_transform})
+    with stack:
+        info = json.loads(state.read_text())
+        assert set(info) == {"api_url", "token_url", "aws_endpoint_url", "region", "user_pool_id",
+                             "machine_client_id", "machine_client_secret", "user_client_id", "resources"}
+        assert info["machine_client_id"] == stack.deployment.ctx.refs["MachineClient"]
+        assert info["user_client_id"] == stack.deployment.ctx.refs["UserClient"]
+        assert info["machine_client_secret"]
+        assert info["resources"]["Source"] == stack.deployment.physical["Source"]
+        ports = [stack.api_port, stack.moto.port]
+        assert all(port_is_listening(p) for p in ports)
+        # Busy ports are refused with a clear error, before anything starts.
+        with pytest.raises(PortBusyError):
+            LocalStack(api_port=ports[0], moto_port=0, template=combined_template(), state_file=None).start()
+        kinesis = stack.deployment.client("kinesis")
+        kinesis.put_record(StreamName=info["resources"]["Source"], Data=b'{"ticker":"AAPL"}', PartitionKey="AAPL")
+        stack.drain()
+        s3 = stack.deployment.client("s3")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=info["resources"]["Lake"]).get("Contents", [])]
+        assert len(keys) == 1 and keys[0].startswith("q/") and keys[0].endswith(".gz")
+    assert not state.exists()
+    assert not any(port_is_listening(p) for p in ports)
+    leftover = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    assert leftover == []
+    assert "AWS_ENDPOINT_URL" not in __import__("os").environ or __import__("os").environ["AWS_ENDPOINT_URL"] != info["aws_endpoint_url"]
