@@ -13,7 +13,7 @@ UV_VERSION := 0.13.8
 SYNCED := $(VENV)/.synced
 RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help setup test lint build demo bench deploy clean
+.PHONY: help setup test lint build demo local bench deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ build: setup ## sam build (arm64, python3.13)
 
 demo: setup ## run the pipeline locally on moto and print what landed
 	$(RUN) tickerstream demo
+
+local: setup ## keep the whole stack running locally (API on :3000, token endpoint, streams, lake)
+	$(RUN) tickerstream local
 
 bench: setup ## benchmarks -> bench/results.json and bench/README.md
 	$(RUN) python bench/run.py

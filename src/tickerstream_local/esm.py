@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tickerstream_local.functions import LocalContext, function_setting, handler_of, load_function
+from tickerstream_local.functions import LocalContext
+from tickerstream_local.handlers import local_context, resolve_handler
 from tickerstream_local.stack import Deployment
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # synchronous invoke payload limit
@@ -184,11 +185,8 @@ class EventSourceMapping:
         self.stats = MappingStats()
         self.function_name = deployment.ctx.refs.get(function_id, function_id)
         self.function_arn = deployment.ctx.attributes.get(function_id, {}).get("Arn", function_id)
-        if handler is None:
-            module = load_function(function_id, deployment.function_environment(function_id))
-            handler = handler_of(function_id, module)
-        self.handler = handler
-        self.timeout = int(function_setting(function_id, "Timeout", 3))
+        self.handler = handler or resolve_handler(deployment, function_id)
+        self.timeout = local_context(deployment, function_id).timeout_seconds
         # moto's shard iterators lose the stream when asked for by ARN, so the name is used
         self.stream_name = self.settings.stream_arn.split(":stream/", 1)[1]
         shards = self.kinesis.list_shards(StreamName=self.stream_name)["Shards"]

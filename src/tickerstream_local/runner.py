@@ -226,8 +226,8 @@ def usage_lines(info: dict[str, Any], routes: list[Any]) -> list[str]:
         path = route.path.replace("{ticker}", "AAPL")
         auth = "" if route.authorizer is None else ' -H "Authorization: Bearer $TOKEN"'
         if route.method == "POST":
-            data = (" -H 'Content-Type: application/json' -d '{\"ticker\":\"AAPL\",\"price\":190.5,"
-                    "\"timestamp\":\"2026-01-01T00:00:00Z\"}'")
+            data = (" -H 'Content-Type: application/json' -d '{\"ticker_symbol\":\"AAPL\","
+                    "\"sector\":\"TECHNOLOGY\",\"change\":0.42,\"price\":190.5}'")
             lines.append(f"  curl -s -X POST{auth}{data} {api}{path}")
         else:
             lines.append(f"  curl -s{auth} {api}{path}")
