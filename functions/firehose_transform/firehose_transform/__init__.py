@@ -1,0 +1,1 @@
+"""FirehoseTransform: Firehose records → validated, enriched NDJSON quotes with dynamic partition keys."""
