@@ -1,0 +1,95 @@
+"""GET routes on Powertools' REST resolver (routing, CORS and error handling; no pydantic validation)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+
+from api_query.http import ApiError, cors_config, error_response, json_response
+from api_query.store import InvalidToken, QuoteReader
+from tickerstream.quote import SECTOR_PATTERN, is_valid_ticker
+
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+
+
+def normalize_ticker(raw: str) -> str:
+    ticker = unquote(raw).strip().upper()
+    if not is_valid_ticker(ticker):
+        raise ApiError(400, "invalid_ticker", "ticker must be 1-10 letters, digits, '.' or '-'")
+    return ticker
+
+
+def normalize_sector(raw: str | None) -> str:
+    # Sectors are stored upper-case and stripped, exactly as the Quote model normalises them.
+    sector = unquote(raw or "").strip().upper()
+    if not sector:
+        raise ApiError(400, "missing_sector", "the sector query parameter is required")
+    if not SECTOR_PATTERN.fullmatch(sector):
+        raise ApiError(400, "invalid_sector", "sector must be at most 64 letters, digits, spaces or '_&.-'")
+    return sector
+
+
+def page_size(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_PAGE_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise ApiError(400, "invalid_limit", f"limit must be an integer from 1 to {MAX_PAGE_SIZE}")
+    return int(raw)
+
+
+def build_resolver(reader: QuoteReader, allow_origin: str, logger: Logger) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(cors=cors_config(allow_origin))
+
+    def request_id() -> str | None:
+        return app.current_event.request_context.request_id
+
+    @app.get("/health")
+    def health() -> Response:
+        return json_response(200, {"status": "ok"})
+
+    @app.get("/quotes/<ticker>")
+    def latest_quote(ticker: str) -> Response:
+        symbol = normalize_ticker(ticker)
+        quote = reader.latest_quote(symbol)
+        if quote is None:
+            raise ApiError(404, "unknown_ticker", f"no quote for {symbol}")
+        return json_response(200, quote)
+
+    @app.get("/quotes")
+    def sector_quotes() -> Response:
+        params = app.current_event.query_string_parameters or {}
+        sector = normalize_sector(params.get("sector"))
+        limit = page_size(params.get("limit"))
+        try:
+            quotes, token = reader.sector_quotes(sector, limit, params.get("next_token") or None)
+        except InvalidToken as exc:
+            raise ApiError(400, "invalid_next_token", str(exc)) from None
+        return json_response(200, {"sector": sector, "quotes": quotes, "count": len(quotes), "next_token": token})
+
+    @app.get("/sectors/<sector>")
+    def sector_summary(sector: str) -> Response:
+        name = normalize_sector(sector)
+        summary = reader.sector_summary(name)
+        if summary is None:
+            raise ApiError(404, "unknown_sector", f"no summary for sector {name}")
+        return json_response(200, summary)
+
+    @app.not_found
+    def not_found(_: Any) -> Response:
+        return error_response(ApiError(404, "not_found", "no such route"), request_id())
+
+    @app.exception_handler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        logger.info("Request refused", status=error.status, code=error.code)
+        return error_response(error, request_id())
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response:
+        logger.exception("Unexpected error")
+        return error_response(ApiError(500, "internal_error", "internal error"), request_id())
+
+    return app

@@ -1,0 +1,196 @@
+"""POST /quotes (ApiIngest) on the moto deployment: validation, limits, PutRecords, errors, identity in logs."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+
+import boto3
+import pytest
+from api.helpers import capture_logs, body_of, load_event, log_lines
+
+from tickerstream_local.functions import load_function
+
+
+def stream_records(deployment) -> list[dict]:
+    kinesis = boto3.client("kinesis")
+    name = deployment.ctx.refs["QuoteStream"]
+    out = []
+    for shard in kinesis.list_shards(StreamName=name)["Shards"]:
+        iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        out += kinesis.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+    return out
+
+
+def post(body, content_type="application/json"):
+    event = load_event("api_ingest/post-one-quote.json")
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    if content_type is None:
+        event["headers"].pop("Content-Type")
+    else:
+        event["headers"]["Content-Type"] = content_type
+    return event
+
+
+def quote(i: int) -> dict:
+    return {"ticker_symbol": f"T{i}", "sector": "TECHNOLOGY", "change": 0.5, "price": 10 + i}
+
+
+def test_one_quote_is_written_to_the_stream(api_ingest, deployment, context):
+    response = api_ingest.handler(load_event("api_ingest/post-one-quote.json"), context)
+    assert response["statusCode"] == 202
+    body = body_of(response)
+    assert body["accepted"] == 1
+    [record] = body["records"]
+    [written] = stream_records(deployment)
+    assert record["sequence_number"] == written["SequenceNumber"] and record["ticker_symbol"] == "AAPL"
+    assert written["PartitionKey"] == "AAPL"
+    assert json.loads(written["Data"]) == {"ticker_symbol": "AAPL", "sector": "TECHNOLOGY", "change": 1.25, "price": 189.5}
+
+
+def test_a_batch_is_written_with_one_sequence_number_per_quote(api_ingest, deployment, context):
+    response = api_ingest.handler(load_event("api_ingest/post-batch.json"), context)
+    assert response["statusCode"] == 202
+    body = body_of(response)
+    assert body["accepted"] == 3
+    assert [r["ticker_symbol"] for r in body["records"]] == ["QXZ", "NFLX", "WMT"]
+    # moto numbers each shard from 1: a record is identified by shard and sequence number
+    assert len({(r["shard_id"], r["sequence_number"]) for r in body["records"]}) == 3
+    assert all(r["sequence_number"] for r in body["records"])
+    assert sorted(r["PartitionKey"] for r in stream_records(deployment)) == ["NFLX", "QXZ", "WMT"]
+
+
+def test_invalid_quotes_are_all_listed_and_nothing_is_written(api_ingest, deployment, context):
+    event = load_event("api_ingest/post-invalid-quotes.json")
+    response = api_ingest.handler(event, context)
+    assert response["statusCode"] == 400
+    error = body_of(response)["error"]
+    assert error["code"] == "invalid_quotes"
+    assert error["request_id"] == event["requestContext"]["requestId"]
+    assert {(d["index"], d["field"]) for d in error["details"]} == {
+        (1, "ticker_symbol"), (1, "sector"), (1, "change"), (1, "price"),
+        (2, "ticker_symbol"), (2, "price"),
+    }
+    assert all(d["message"] for d in error["details"])
+    assert stream_records(deployment) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("{not json", "invalid_json"),
+        ("", "invalid_json"),
+        ([quote(1)], "invalid_body"),
+        ({"quotes": []}, "invalid_body"),
+        ({"quotes": {"ticker_symbol": "A"}}, "invalid_body"),
+        ("42", "invalid_body"),
+    ],
+)
+def test_malformed_bodies_are_refused_with_400(api_ingest, context, body, code):
+    response = api_ingest.handler(post(body), context)
+    assert response["statusCode"] == 400
+    assert body_of(response)["error"]["code"] == code
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_non_json_content_types_get_415(api_ingest, deployment, context, content_type):
+    response = api_ingest.handler(post({"quotes": [quote(1)]}, content_type), context)
+    assert response["statusCode"] == 415
+    assert body_of(response)["error"]["code"] == "unsupported_media_type"
+    assert stream_records(deployment) == []
+
+
+def test_json_with_a_charset_is_accepted(api_ingest, context):
+    assert api_ingest.handler(post(quote(1), "application/json; charset=utf-8"), context)["statusCode"] == 202
+
+
+def test_more_than_500_quotes_get_413_and_500_are_accepted(api_ingest, deployment, context):
+    response = api_ingest.handler(post({"quotes": [quote(i) for i in range(501)]}), context)
+    assert response["statusCode"] == 413
+    assert body_of(response)["error"]["code"] == "too_many_quotes"
+    assert stream_records(deployment) == []
+
+    response = api_ingest.handler(post({"quotes": [quote(i) for i in range(500)]}), context)
+    assert response["statusCode"] == 202 and body_of(response)["accepted"] == 500
+
+
+def test_a_body_over_1_mib_gets_413(api_ingest, context):
+    padded = json.dumps({"quotes": [quote(1)], "padding": "x" * (1024 * 1024)})
+    response = api_ingest.handler(post(padded), context)
+    assert response["statusCode"] == 413
+    assert body_of(response)["error"]["code"] == "body_too_large"
+
+
+def test_the_caller_and_request_id_are_in_the_logs(api_ingest, context):
+    stream = capture_logs(api_ingest)
+    event = load_event("api_ingest/post-one-quote.json")
+    api_ingest.handler(event, context)
+    lines = [line for line in log_lines(stream.getvalue()) if line.get("message") == "Quotes accepted"]
+    assert lines, "no 'Quotes accepted' log line"
+    claims = event["requestContext"]["authorizer"]["claims"]
+    assert lines[0]["caller"] == claims["client_id"] and lines[0]["caller_type"] == "machine"
+    assert lines[0]["correlation_id"] == event["requestContext"]["requestId"]
+
+
+def test_responses_carry_cors_headers(api_ingest, context):
+    event = load_event("api_ingest/post-one-quote.json")
+    event["headers"]["Origin"] = "https://dashboard.example.com"
+    event["multiValueHeaders"]["Origin"] = ["https://dashboard.example.com"]
+    response = api_ingest.handler(event, context)
+    headers = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
+    headers.update({k.lower(): [v] for k, v in (response.get("headers") or {}).items()})
+    assert headers["access-control-allow-origin"] == ["*"]
+
+
+class ThrottlingKinesis:
+    """Throttles every entry of the first `throttled_calls` PutRecords calls."""
+
+    def __init__(self, throttled_calls: int):
+        self.throttled_calls = throttled_calls
+        self.calls = 0
+
+    def put_records(self, Records, **_):  # noqa: N803
+        self.calls += 1
+        if self.calls <= self.throttled_calls:
+            return {"FailedRecordCount": len(Records), "Records": [
+                {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"} for _ in Records]}
+        return {"FailedRecordCount": 0, "Records": [
+            {"ShardId": "shardId-000000000000", "SequenceNumber": str(100 + i)} for i, _ in enumerate(Records)]}
+
+
+def ingest_with(client, deployment):
+    from aws_lambda_powertools import Logger, Metrics
+
+    load_function("ApiIngest", deployment.function_environment("ApiIngest"))  # puts api_ingest on sys.path
+    from api_ingest.routes import build_resolver
+
+    return build_resolver(client, "stream", "*", Logger(), Metrics(), sleep=lambda _: None)
+
+
+def test_throttled_entries_are_retried_then_accepted(deployment, context):
+    client = ThrottlingKinesis(throttled_calls=2)
+    app = ingest_with(client, deployment)
+    response = app.resolve(load_event("api_ingest/post-batch.json"), context)
+    assert response["statusCode"] == 202 and body_of(response)["accepted"] == 3
+    assert client.calls == 3
+
+
+def test_persistent_throttling_gives_503_naming_every_unwritten_quote(deployment, context):
+    app = ingest_with(ThrottlingKinesis(throttled_calls=99), deployment)
+    response = app.resolve(load_event("api_ingest/post-batch.json"), context)
+    assert response["statusCode"] == 503
+    headers = {**(response.get("headers") or {}), **{k: v[0] for k, v in (response.get("multiValueHeaders") or {}).items()}}
+    assert headers.get("Retry-After") == "1"
+    error = body_of(response)["error"]
+    assert error["code"] == "stream_unavailable"
+    assert [(d["index"], d["ticker_symbol"]) for d in error["details"]] == [(0, "QXZ"), (1, "NFLX"), (2, "WMT")]
+
+
+def test_the_event_files_are_valid_api_gateway_events():
+    for name in ("post-one-quote", "post-batch", "post-invalid-quotes", "post-not-json"):
+        event = load_event(f"api_ingest/{name}.json")
+        assert event["httpMethod"] == "POST" and event["resource"] == "/quotes"
+        assert "client_id" in event["requestContext"]["authorizer"]["claims"]
+    assert copy.deepcopy(load_event("api_ingest/post-not-json.json"))["headers"]["Content-Type"] != "application/json"
