@@ -1,0 +1,1 @@
+"""Cognito PreAuthentication trigger: suspended users may not sign in; every attempt is logged."""
