@@ -218,12 +218,15 @@ def usage_lines(info: dict[str, Any], routes: list[Any]) -> list[str]:
         lines += [
             "",
             "Fetch a machine token:",
+            "  TOKEN=$(.venv/bin/tickerstream token)        # or, by hand:",
             f"  TOKEN=$(curl -s -u '{info['machine_client_id']}:{info['machine_client_secret']}' "
             f"-d grant_type=client_credentials {token_url} | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
         ]
     lines += ["", "Try:"]
     for route in routes:
-        path = route.path.replace("{ticker}", "AAPL")
+        path = route.path.replace("{ticker}", "AAPL").replace("{sector}", "TECHNOLOGY")
+        if route.method == "GET" and path == "/quotes":
+            path += "?sector=TECHNOLOGY"
         auth = "" if route.authorizer is None else ' -H "Authorization: Bearer $TOKEN"'
         if route.method == "POST":
             data = (" -H 'Content-Type: application/json' -d '{\"ticker_symbol\":\"AAPL\","

@@ -1,0 +1,41 @@
+"""The `tickerstream` command: produce demo quotes, run the local demo, and more."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tickerstream_cli.config import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tickerstream_cli.demo import add_demo_command
+    from tickerstream_cli.invoke import add_invoke_command
+    from tickerstream_cli.producer import add_produce_command
+    from tickerstream_cli.token import add_token_commands
+    from tickerstream_local.runner import add_local_commands
+
+    parser = argparse.ArgumentParser(prog="tickerstream", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_produce_command(subparsers)
+    add_demo_command(subparsers)
+    add_invoke_command(subparsers)
+    add_local_commands(subparsers)
+    add_token_commands(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run = getattr(args, "run", None) or args.func
+        return run(args)
+    except ConfigError as exc:
+        print(f"tickerstream {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
