@@ -25,7 +25,9 @@ from tickerstream_local.handlers import local_context, resolve_handler
 from tickerstream_local.stack import Deployment
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # synchronous invoke payload limit
-POLL_INTERVAL = 0.05
+# Lambda polls each shard at a base rate of once a second, and at once again while a backlog remains.
+BASE_POLL_INTERVAL = 1.0
+IDLE_WAIT = 0.05
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class MappingStats:
     bisections: int = 0
     on_failure_messages: int = 0
     iterator_age_ms: float = 0.0
+    fetch_seconds: float = 0.0  # in GetRecords calls
+    handler_seconds: float = 0.0  # inside the function
 
 
 @dataclass
@@ -118,6 +122,7 @@ class ShardPoller:
         self.iterator = self._initial_iterator()
         self.window_state: dict[str, Any] = {}
         self.window_start: float | None = None
+        self.next_poll = 0.0  # monotonic time before which this shard is not polled (unless draining)
 
     def _initial_iterator(self) -> str:
         kinesis = self.mapping.kinesis
@@ -128,9 +133,16 @@ class ShardPoller:
             ShardIteratorType="TRIM_HORIZON" if position == "TRIM_HORIZON" else "LATEST",
         )["ShardIterator"]
 
-    def fetch(self) -> int:
+    def fetch(self, eager: bool = False) -> int:
         settings = self.mapping.settings
-        response = self.mapping.kinesis.get_records(ShardIterator=self.iterator, Limit=min(10000, settings.batch_size))
+        started = time.perf_counter()
+        if not eager and started < self.next_poll:
+            return 0
+        limit = min(10000, settings.batch_size)
+        response = self.mapping.kinesis.get_records(ShardIterator=self.iterator, Limit=limit)
+        self.mapping.stats.fetch_seconds += time.perf_counter() - started
+        backlog = len(response.get("Records", [])) >= limit
+        self.next_poll = started if backlog else started + BASE_POLL_INTERVAL
         self.iterator = response.get("NextShardIterator") or self.iterator
         records = [
             kinesis_event_record(r, self.shard_id, settings.stream_arn, self.mapping.deployment.ctx.region)
@@ -199,7 +211,7 @@ class EventSourceMapping:
         fetched = 0
         with self._lock:
             for shard in self.shards:
-                fetched += shard.fetch()
+                fetched += shard.fetch(eager=flush)
                 while batch := shard.ready_batch(flush):
                     self._process(shard, batch)
         return fetched
@@ -216,7 +228,7 @@ class EventSourceMapping:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             if not self.poll_once():
-                stop.wait(POLL_INTERVAL)
+                stop.wait(IDLE_WAIT)
 
     # -- one batch, with Lambda's error handling --------------------------------------------------
     def _process(self, shard: ShardPoller, records: list[dict[str, Any]]) -> None:
@@ -277,7 +289,11 @@ class EventSourceMapping:
         self.stats.invocations += 1
         self.stats.records_delivered += len(records)
         context = LocalContext(self.function_name, timeout_seconds=self.timeout, region=self.deployment.ctx.region)
-        response = self.handler(json.loads(json.dumps(event)), context)
+        started = time.perf_counter()
+        try:
+            response = self.handler(json.loads(json.dumps(event)), context)
+        finally:
+            self.stats.handler_seconds += time.perf_counter() - started
         if self.settings.tumbling_window and isinstance(response, dict):
             shard.window_state = response.get("state") or {}
             if event.get("isFinalInvokeForWindow"):

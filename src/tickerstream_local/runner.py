@@ -37,7 +37,9 @@ class LocalStack:
     parameter_overrides: dict[str, Any] | None = None
     handlers: dict[str, Handler] | None = None  # stand-ins by function logical id (tests)
     state_file: Path | None = STATE_FILE
-    firehose_options: dict[str, Any] = field(default_factory=dict)
+    # Firehose reads each source shard about once a second; faster polling only competes with the stack.
+    firehose_options: dict[str, Any] = field(default_factory=lambda: {"poll_interval": 1.0})
+    moto_in_own_process: bool = True
 
     moto: MotoServer | None = field(default=None, init=False)
     deployment: Any = field(default=None, init=False)
@@ -58,7 +60,7 @@ class LocalStack:
         from tickerstream_local.server import ensure_port_free
 
         ensure_port_free(self.api_port, "local API")  # fail before anything starts
-        self.moto = MotoServer(port=self.moto_port).start()
+        self.moto = MotoServer(port=self.moto_port, separate_process=self.moto_in_own_process).start()
         try:
             endpoint = self.moto.endpoint_url
             # Everything in this process (CLI clients and the in-process functions) talks to moto only.

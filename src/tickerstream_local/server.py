@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import errno
+import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -11,6 +14,16 @@ from typing import Any
 
 DEFAULT_MOTO_PORT = 5000
 LOOPBACK = "127.0.0.1"
+
+
+def _end_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies, so no moto server outlives the local stack."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 class PortBusyError(RuntimeError):
@@ -63,7 +76,11 @@ class MotoServer:
     """
 
     port: int = DEFAULT_MOTO_PORT
+    # In a process of its own moto gets the second core: in-process, its request handling competes
+    # for the GIL with everything the local stack runs (producer, pollers, functions).
+    separate_process: bool = False
     _server: Any = field(default=None, repr=False)
+    _process: Any = field(default=None, repr=False)
 
     @property
     def endpoint_url(self) -> str:
@@ -71,16 +88,18 @@ class MotoServer:
 
     @property
     def running(self) -> bool:
-        return self._server is not None
+        return self._server is not None or self._process is not None
 
     def start(self) -> MotoServer:
-        from moto.server import ThreadedMotoServer
-
         import logging
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per AWS request
         # ThreadedMotoServer.start() waits forever if the bind fails, so check first.
         ensure_port_free(self.port, "moto server (local AWS)")
+        if self.separate_process:
+            return self._start_process()
+        from moto.server import ThreadedMotoServer
+
         server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
         server.start()
         self._server = server
@@ -88,9 +107,23 @@ class MotoServer:
         self._wait_ready()
         return self
 
+    def _start_process(self) -> MotoServer:
+        if not self.port:
+            self.port = free_port()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(self.port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=_end_with_parent,
+        )
+        self._wait_ready(timeout=30.0)
+        return self
+
     def _wait_ready(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                self._process = None
+                raise RuntimeError(f"moto server on port {self.port} exited while starting")
             try:
                 with urllib.request.urlopen(f"http://{LOOPBACK}:{self.port}/moto-api/", timeout=1):
                     return
@@ -105,6 +138,14 @@ class MotoServer:
         urllib.request.urlopen(request, timeout=5).close()
 
     def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         server, self._server = self._server, None
         if server is not None:
             server.stop()

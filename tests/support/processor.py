@@ -68,8 +68,11 @@ class FailingClient:
     """Wraps a boto3 client; the listed call numbers of `operation` raise `code` instead of running."""
 
     def __init__(self, client, operation: str, fail_on: set[int], code: str = "ProvisionedThroughputExceededException"):
+        import threading
+
         self._client, self._operation, self._fail_on, self._code = client, operation, fail_on, code
         self.calls = 0
+        self._lock = threading.Lock()
 
     def __getattr__(self, name):
         attribute = getattr(self._client, name)
@@ -77,8 +80,10 @@ class FailingClient:
             return attribute
 
         def call(**kwargs):
-            self.calls += 1
-            if self.calls in self._fail_on:
+            with self._lock:
+                self.calls += 1
+                number = self.calls
+            if number in self._fail_on:
                 raise ClientError({"Error": {"Code": self._code, "Message": "injected"}}, name)
             return attribute(**kwargs)
 
