@@ -122,6 +122,7 @@ class ShardPoller:
         self.iterator = self._initial_iterator()
         self.window_state: dict[str, Any] = {}
         self.window_start: float | None = None
+        self.window_closing = False  # the records being invoked are the last of their window
         self.next_poll = 0.0  # monotonic time before which this shard is not polled (unless draining)
 
     def _initial_iterator(self) -> str:
@@ -213,7 +214,7 @@ class EventSourceMapping:
             for shard in self.shards:
                 fetched += shard.fetch(eager=flush)
                 while batch := shard.ready_batch(flush):
-                    self._process(shard, batch)
+                    self._process_batch(shard, batch)
         return fetched
 
     def drain(self, timeout: float = 60.0) -> None:
@@ -231,6 +232,34 @@ class EventSourceMapping:
                 stop.wait(IDLE_WAIT)
 
     # -- one batch, with Lambda's error handling --------------------------------------------------
+    def _process_batch(self, shard: ShardPoller, records: list[dict[str, Any]]) -> None:
+        size = self.settings.tumbling_window
+        if not size:
+            self._process(shard, records)
+            return
+
+        def window_of(record: dict[str, Any]) -> float:
+            arrival = record["kinesis"]["approximateArrivalTimestamp"]
+            return arrival - (arrival % size)
+
+        # An invocation never spans two windows; a window closes when a later record belongs to the
+        # next one or its end has passed.
+        groups: list[list[dict[str, Any]]] = []
+        for record in records:
+            if groups and window_of(groups[-1][0]) == window_of(record):
+                groups[-1].append(record)
+            else:
+                groups.append([record])
+        for number, group in enumerate(groups):
+            start = window_of(group[0])
+            following = groups[number + 1][0] if number + 1 < len(groups) else (shard.pending[0] if shard.pending else None)
+            if shard.window_start != start:
+                shard.window_start, shard.window_state = start, {}
+            shard.window_closing = (following is not None and window_of(following) > start) or self.clock() >= start + size
+            self._process(shard, group)
+            if shard.window_closing:
+                shard.window_state = {}
+
     def _process(self, shard: ShardPoller, records: list[dict[str, Any]]) -> None:
         settings = self.settings
         work = [_Batch(records)]
@@ -296,8 +325,6 @@ class EventSourceMapping:
             self.stats.handler_seconds += time.perf_counter() - started
         if self.settings.tumbling_window and isinstance(response, dict):
             shard.window_state = response.get("state") or {}
-            if event.get("isFinalInvokeForWindow"):
-                shard.window_state, shard.window_start = {}, None
         if not self.settings.report_item_failures:
             return None
         return self._checkpoint_index(records, response)
@@ -318,18 +345,13 @@ class EventSourceMapping:
         return min(positions)
 
     def _window_fields(self, shard: ShardPoller, records: list[dict[str, Any]]) -> dict[str, Any]:
-        size = self.settings.tumbling_window
-        first_arrival = records[0]["kinesis"]["approximateArrivalTimestamp"]
-        if shard.window_start is None:
-            shard.window_start = first_arrival - (first_arrival % size)
-        start, end = shard.window_start, shard.window_start + size
-        final = self.clock() >= end or not shard.pending
+        start = shard.window_start if shard.window_start is not None else 0.0
         return {
-            "window": {"start": _iso(start), "end": _iso(end)},
+            "window": {"start": _iso(start), "end": _iso(start + self.settings.tumbling_window)},
             "state": shard.window_state,
             "shardId": shard.shard_id,
             "eventSourceARN": self.settings.stream_arn,
-            "isFinalInvokeForWindow": final,
+            "isFinalInvokeForWindow": shard.window_closing,
             "isWindowTerminatedEarly": False,
         }
 

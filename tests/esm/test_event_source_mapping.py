@@ -170,3 +170,34 @@ def test_starting_position_comes_from_the_template(aws, starting_position):
     assert mapping.settings.starting_position == starting_position
     mapping.drain()
     assert recorder.batches == [sequences]  # records put before the mapping started are read
+
+
+def test_tumbling_windows_carry_state_and_close_on_the_next_window(aws):
+    """Records of two 60 s windows: state flows between invocations of a window, resets after it."""
+    seen = []
+
+    def handler(event, context):
+        seen.append((event["window"]["start"], len(event["Records"]), dict(event["state"]), event["isFinalInvokeForWindow"]))
+        return {"state": {"count": event["state"].get("count", 0) + len(event["Records"])}, "batchItemFailures": []}
+
+    deployment = deploy(aws, parameter_overrides={"StreamMode": "PROVISIONED", "ShardCount": 1, "BatchSize": 2})
+    mapping = EventSourceMapping(deployment, "QuoteProcessor", "QuoteStream", handler=handler, clock=Clock(0))
+    object.__setattr__(mapping.settings, "tumbling_window", 60)
+    shard = mapping.shards[0]
+    arrivals = [120.0, 130.0, 150.0, 185.0, 190.0]  # window [120, 180): three records; [180, 240): two
+    records = [
+        {"kinesis": {"sequenceNumber": str(i), "approximateArrivalTimestamp": t, "data": "", "partitionKey": "k"}}
+        for i, t in enumerate(arrivals)
+    ]
+    shard.pending = records[2:]
+    mapping._process_batch(shard, records[:2])
+    batch = shard.ready_batch(flush=True)
+    mapping._process_batch(shard, batch)
+    mapping._process_batch(shard, shard.ready_batch(flush=True))
+
+    assert seen == [
+        ("1970-01-01T00:02:00.000Z", 2, {}, False),
+        ("1970-01-01T00:02:00.000Z", 1, {"count": 2}, True),  # the next record is in the next window
+        ("1970-01-01T00:03:00.000Z", 1, {}, False),
+        ("1970-01-01T00:03:00.000Z", 1, {"count": 1}, False),
+    ]
