@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from api_ingest.http import caller_identity
+from tickerstream.http_api import caller_identity
 from api_ingest.routes import build_resolver
 
 logger = Logger()

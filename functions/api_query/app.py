@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from api_query.http import caller_identity
+from tickerstream.http_api import caller_identity
 from api_query.routes import build_resolver
 from api_query.store import QuoteReader
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from api_ingest.http import ApiError
+from tickerstream.http_api import ApiError
 from tickerstream.codec import encode_quote
 from tickerstream.kinesis_put import MAX_RECORDS_PER_REQUEST, PutResult, put_records
 from tickerstream.quote import InvalidQuote, Quote, parse_quote

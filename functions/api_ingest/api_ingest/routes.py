@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from api_ingest.http import ApiError, cors_config, error_response, json_response
+from tickerstream.http_api import ApiError, cors_config, install_error_handlers, json_response
 from api_ingest.ingest import publish, quotes_of, read_body
 
 
@@ -23,9 +23,6 @@ def build_resolver(
     sleep: Callable[[float], None] = time.sleep,
 ) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(cors=cors_config(allow_origin))
-
-    def request_id() -> str | None:
-        return app.current_event.request_context.request_id
 
     @app.post("/quotes")
     def post_quotes() -> Response:
@@ -42,19 +39,6 @@ def build_resolver(
         logger.info("Quotes accepted", quotes=len(quotes), tickers=len({q.ticker_symbol for q in quotes}))
         return json_response(202, accepted.body())
 
-    @app.not_found
-    def not_found(_: Any) -> Response:
-        return error_response(ApiError(404, "not_found", "no such route"), request_id())
-
-    @app.exception_handler(ApiError)
-    def api_error(error: ApiError) -> Response:
-        log = logger.warning if error.status >= 500 else logger.info
-        log("Request refused", status=error.status, code=error.code, details=error.details)
-        return error_response(error, request_id())
-
-    @app.exception_handler(Exception)
-    def unexpected(error: Exception) -> Response:
-        logger.exception("Unexpected error")
-        return error_response(ApiError(500, "internal_error", "internal error"), request_id())
+    install_error_handlers(app, logger)
 
     return app

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from api_query.http import ApiError, cors_config, error_response, json_response
+from tickerstream.http_api import ApiError, cors_config, install_error_handlers, json_response
 from api_query.store import InvalidToken, QuoteReader
 from tickerstream.quote import SECTOR_PATTERN, is_valid_ticker
 
@@ -44,9 +44,6 @@ def page_size(raw: str | None) -> int:
 def build_resolver(reader: QuoteReader, allow_origin: str, logger: Logger) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(cors=cors_config(allow_origin))
 
-    def request_id() -> str | None:
-        return app.current_event.request_context.request_id
-
     @app.get("/health")
     def health() -> Response:
         return json_response(200, {"status": "ok"})
@@ -78,18 +75,6 @@ def build_resolver(reader: QuoteReader, allow_origin: str, logger: Logger) -> AP
             raise ApiError(404, "unknown_sector", f"no summary for sector {name}")
         return json_response(200, summary)
 
-    @app.not_found
-    def not_found(_: Any) -> Response:
-        return error_response(ApiError(404, "not_found", "no such route"), request_id())
-
-    @app.exception_handler(ApiError)
-    def api_error(error: ApiError) -> Response:
-        logger.info("Request refused", status=error.status, code=error.code)
-        return error_response(error, request_id())
-
-    @app.exception_handler(Exception)
-    def unexpected(error: Exception) -> Response:
-        logger.exception("Unexpected error")
-        return error_response(ApiError(500, "internal_error", "internal error"), request_id())
+    install_error_handlers(app, logger)
 
     return app

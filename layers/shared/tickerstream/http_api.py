@@ -1,4 +1,4 @@
-"""The API's error shape, CORS settings and caller identity (kept equal to api_ingest/http.py).
+"""What every API function shares: the error shape, CORS settings, error handlers and caller identity.
 
 Every error body is ``{"error": {"code", "message", "request_id"[, "details"]}}`` - the same shape the
 API Gateway gateway responses in template.yaml use for 401/403/404/429/5xx, so clients parse one shape.
@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.event_handler import CORSConfig, Response
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 
 JSON = "application/json"
 
@@ -56,3 +57,26 @@ def caller_identity(event: dict[str, Any]) -> dict[str, str]:
     if client_id:
         identity["client_id"] = str(client_id)
     return identity
+
+
+def request_id(app: APIGatewayRestResolver) -> str | None:
+    return app.current_event.request_context.request_id
+
+
+def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:
+    """Unknown routes, ApiError and anything unexpected all answer in the one error shape."""
+
+    @app.not_found
+    def not_found(_: Any) -> Response:
+        return error_response(ApiError(404, "not_found", "no such route"), request_id(app))
+
+    @app.exception_handler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        log = logger.warning if error.status >= 500 else logger.info
+        log("Request refused", status=error.status, code=error.code, details=error.details)
+        return error_response(error, request_id(app))
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response:
+        logger.exception("Unexpected error")
+        return error_response(ApiError(500, "internal_error", "internal error"), request_id(app))
