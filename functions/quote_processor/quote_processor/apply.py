@@ -23,23 +23,13 @@ from quote_processor.store import QuoteStore, WriteNotDurable
 
 @dataclass(slots=True)
 class Outcome:
+    """What a unit of work did, or (summed) what the batch did."""
+
     applied: int = 0
     stale: int = 0
     quarantined: int = 0
     write_requests: int = 0
     failed_index: int | None = None  # batch index of the first record whose effect is not durable
-    failure: str | None = None
-
-
-@dataclass(slots=True)
-class _Done:
-    """What one unit did: counters, and the first record it left not durable (None = all durable)."""
-
-    applied: int = 0
-    stale: int = 0
-    quarantined: int = 0
-    requests: int = 0
-    not_durable_from: int | None = None
     failure: str | None = None
 
 
@@ -50,46 +40,44 @@ def apply_plan(
     event_source_arn: str,
     clock: Callable[[], float],
 ) -> Outcome:
-    units: list[tuple[int, Callable[[], _Done]]] = []
+    units: list[tuple[int, Callable[[], Outcome]]] = []
 
     for update in plan.updates.values():
 
-        def write_ticker(update=update) -> _Done:
+        def write_ticker(update=update) -> Outcome:
             result = store.apply(update, clock())
-            return _Done(applied=result.applied, stale=result.stale, requests=result.requests)
+            return Outcome(applied=result.applied, stale=result.stale, write_requests=result.requests)
 
         units.append((update.first_index, write_ticker))
 
     for chunk in chunk_messages(plan.rejects, event_source_arn):
 
-        def send_chunk(chunk=chunk) -> _Done:
+        def send_chunk(chunk=chunk) -> Outcome:
             first_failed = quarantine.send(chunk)
             accepted = sum(1 for r, _ in chunk if first_failed is None or r.origin.index < first_failed)
             failure = None if first_failed is None else "quarantine: some messages were not accepted"
-            return _Done(quarantined=accepted, requests=1, not_durable_from=first_failed, failure=failure)
+            return Outcome(quarantined=accepted, write_requests=1, failed_index=first_failed, failure=failure)
 
         units.append((chunk[0][0].origin.index, send_chunk))
 
     units.sort(key=lambda unit: unit[0])
-    results: list[_Done] = []
+    results: list[Outcome] = []
     for first_index, work in units:
-        if results and results[-1].not_durable_from is not None:
-            results.append(_Done(not_durable_from=first_index))  # skipped: fail fast after a failure
+        if results and results[-1].failed_index is not None:
+            results.append(Outcome(failed_index=first_index))  # skipped: fail fast after a failure
             continue
         try:
             results.append(work())
         except WriteNotDurable as exc:
-            results.append(_Done(requests=1, not_durable_from=first_index, failure=str(exc)))
+            results.append(Outcome(write_requests=1, failed_index=first_index, failure=str(exc)))
 
-    outcome = Outcome()
+    total = Outcome()
     for done in results:
-        outcome.applied += done.applied
-        outcome.stale += done.stale
-        outcome.quarantined += done.quarantined
-        outcome.write_requests += done.requests
-        if done.not_durable_from is not None and (
-            outcome.failed_index is None or done.not_durable_from < outcome.failed_index
-        ):
-            outcome.failed_index = done.not_durable_from
-            outcome.failure = done.failure or outcome.failure
-    return outcome
+        total.applied += done.applied
+        total.stale += done.stale
+        total.quarantined += done.quarantined
+        total.write_requests += done.write_requests
+        if done.failed_index is not None and (total.failed_index is None or done.failed_index < total.failed_index):
+            total.failed_index = done.failed_index
+            total.failure = done.failure or total.failure
+    return total
