@@ -16,23 +16,27 @@ class ConfigError(Exception):
     """Raised with a message that tells the user what to pass."""
 
 
-def local_stack(path: Path = LOCAL_STACK_FILE) -> dict[str, Any] | None:
+def local_stack(path: Path | None = None) -> dict[str, Any] | None:
     """Connection details written by a running `tickerstream local`, or None."""
     try:
-        return json.loads(path.read_text())
+        return json.loads((path or LOCAL_STACK_FILE).read_text())
     except FileNotFoundError:
         return None
 
 
-def stack_outputs(stack_name: str, region: str | None = None, endpoint_url: str | None = None) -> dict[str, str]:
-    import boto3
+def stack_outputs(
+    stack_name: str, region: str | None = None, endpoint_url: str | None = None, client: Any = None
+) -> dict[str, str]:
+    """A deployed stack's outputs, OutputKey -> OutputValue."""
+    if client is None:
+        import boto3
 
-    cloudformation = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
+        client = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
     try:
-        stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+        stack = client.describe_stacks(StackName=stack_name)["Stacks"][0]
     except Exception as exc:  # noqa: BLE001 - surfaced as a usage error
         raise ConfigError(f"cannot read stack {stack_name!r}: {exc}") from exc
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tickerstream_cli import config
+from tickerstream_cli.config import ConfigError, local_stack, stack_outputs
+
 SECRET_ENV = "TICKERSTREAM_CLIENT_SECRET"
-LOCAL_STACK_FILE = Path(".tickerstream/local.json")
 DEFAULT_SCOPES = ("tickerstream/quotes.read", "tickerstream/quotes.write")
 # A token this close to expiry is not handed out: a request sent with it could arrive after it expired.
 REFRESH_MARGIN_SECONDS = 60
@@ -54,11 +56,11 @@ class Settings:
 # -- where settings come from -------------------------------------------------------------------
 
 
-def local_settings(path: Path = LOCAL_STACK_FILE) -> Settings | None:
+def local_settings(path: Path | None = None) -> Settings | None:
     """The local stack's file (written by `tickerstream local …`), if there is one."""
-    if not path.is_file():
+    data = local_stack(path or config.LOCAL_STACK_FILE)
+    if data is None:
         return None
-    data = json.loads(path.read_text())
     return Settings(**{key: data.get(key) for key in Settings.__dataclass_fields__})
 
 
@@ -70,10 +72,9 @@ def stack_settings(stack_name: str, region: str | None = None, endpoint_url: str
 
         cloudformation = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
     try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except Exception as exc:  # noqa: BLE001 - botocore errors: say which stack and why
-        raise TokenError(f"cannot read stack {stack_name!r}: {exc}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs") or []}
+        outputs = stack_outputs(stack_name, client=cloudformation)
+    except ConfigError as exc:
+        raise TokenError(str(exc)) from None
     return Settings(
         token_url=outputs.get("TokenUrl"),
         machine_client_id=outputs.get("MachineClientId"),
@@ -84,7 +85,7 @@ def stack_settings(stack_name: str, region: str | None = None, endpoint_url: str
     )
 
 
-def resolve_settings(args: argparse.Namespace, local_file: Path = LOCAL_STACK_FILE) -> Settings:
+def resolve_settings(args: argparse.Namespace, local_file: Path | None = None) -> Settings:
     """Explicit options win; then the stack's outputs (--stack-name) or else the local stack file."""
     if getattr(args, "stack_name", None):
         base = stack_settings(args.stack_name, args.region, args.endpoint_url)
@@ -231,7 +232,7 @@ def _token_command(args: argparse.Namespace) -> int:
         settings = resolve_settings(args)
         if not settings.token_url or not settings.machine_client_id:
             raise TokenError("no token URL / client id: give --stack-name, or --token-url and --client-id, "
-                             f"or start the local stack (it writes {LOCAL_STACK_FILE})")
+                             f"or start the local stack (it writes {config.LOCAL_STACK_FILE})")
         secret = client_secret(settings)
         scopes = tuple(args.scope) if args.scope else DEFAULT_SCOPES
         token = get_token(settings.token_url, settings.machine_client_id, secret, scopes, use_cache=not args.no_cache)

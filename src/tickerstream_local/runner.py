@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tickerstream_cli.config import LOCAL_STACK_FILE
 from tickerstream_cli.template import REPO_ROOT
 from tickerstream_local.functions import Handler
 from tickerstream_local.server import DEFAULT_MOTO_PORT, MotoServer
 
 log = logging.getLogger("tickerstream.local")
-STATE_FILE = REPO_ROOT / ".tickerstream" / "local.json"
+STATE_FILE = LOCAL_STACK_FILE
 DEFAULT_REGION = "us-east-1"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+
+from tickerstream_cli import config
 import stat
 import threading
 import urllib.parse
@@ -121,7 +123,7 @@ def parse(argv):
 
 
 def test_the_command_reads_the_local_stack_file_and_prints_the_token(endpoint, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(config, "LOCAL_STACK_FILE", tmp_path / ".tickerstream/local.json")
     monkeypatch.setenv("TICKERSTREAM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv(token_cli.SECRET_ENV, raising=False)
     (tmp_path / ".tickerstream").mkdir()
@@ -141,7 +143,7 @@ def test_the_command_reads_the_local_stack_file_and_prints_the_token(endpoint, t
 
 
 def test_the_command_explains_missing_settings(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(config, "LOCAL_STACK_FILE", tmp_path / "absent.json")
     args = parse(["token"])
     assert args.run(args) == 1
     assert "--stack-name" in capsys.readouterr().err
