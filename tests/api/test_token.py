@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-
-from tickerstream_cli import config
 import stat
 import threading
 import urllib.parse
@@ -15,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 
+from tickerstream_cli import config
 from tickerstream_cli import token as token_cli
 
 
