@@ -6,15 +6,16 @@ import time
 from collections import Counter
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from firehose_transform.transform import REASON_RESPONSE_LIMIT, transform_batch
+from tickerstream.observability import tracer as make_tracer
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = make_tracer()  # X-Ray SDK only if the template enables it (StreamConsumerXRaySdk)
 
 # Every rejected record lands whole under the error prefix; the log names the first few and the
 # reasons of all, so a batch of garbage cannot flood the log group.

@@ -28,7 +28,7 @@ tracer = make_tracer()  # X-Ray SDK only if the template enables it (StreamConsu
 _AWS_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=5)
 
 store = QuoteStore(boto3.client("dynamodb", config=_AWS_CONFIG), os.environ["QUOTES_TABLE"])
-quarantine = Quarantine(boto3.client("sqs", config=_AWS_CONFIG), os.environ["QUARANTINE_QUEUE_URL"])
+quarantine = Quarantine(lambda: boto3.client("sqs", config=_AWS_CONFIG), os.environ["QUARANTINE_QUEUE_URL"])
 
 
 @logger.inject_lambda_context(log_event=False)

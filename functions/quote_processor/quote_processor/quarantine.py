@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -55,9 +56,23 @@ def chunk_messages(rejects: list[Rejected], event_source_arn: str) -> list[list[
 
 
 class Quarantine:
-    def __init__(self, client: Any, queue_url: str):
-        self._client = client
+    """Sends rejects to the queue. Most batches have no invalid record, so the SQS client is built on
+    first use (from `client_factory`) rather than in every cold start."""
+
+    def __init__(self, client_factory: Callable[[], Any], queue_url: str):
+        self._client_factory = client_factory
+        self._client_instance: Any = None
         self._queue_url = queue_url
+
+    @property
+    def _client(self) -> Any:
+        if self._client_instance is None:
+            self._client_instance = self._client_factory()
+        return self._client_instance
+
+    @_client.setter
+    def _client(self, client: Any) -> None:  # tests wrap the client to inject faults
+        self._client_instance = client
 
     def send(self, chunk: list[tuple[Rejected, str]]) -> int | None:
         """Send one chunk; return the batch index of the first record not accepted, or None if all were."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -9,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from quote_processor.batch import Origin, TickerUpdate
+from quote_processor.batch import Entry, Origin, TickerUpdate
 from tickerstream.keys import sector_index_key, sector_summary_key, ticker_key
 from tickerstream.quote import Quote
 
@@ -49,16 +50,21 @@ def _ticker_item(origin: Origin, quote: Quote, now: str) -> dict[str, Any]:
     }
 
 
-def _summary_updates(table: str, entries: list[tuple[Origin, Quote]], now: str) -> list[dict[str, Any]]:
+def _summary_updates(table: str, entries: list[Entry], now: str) -> list[dict[str, Any]]:
     """One ADD per sector touched: counts are additive, so they may only ever be applied once."""
     changes_by_sector: dict[str, list[float]] = {}
-    for _, quote in entries:
+    for entry in entries:
+        quote = entry.quote
         changes_by_sector.setdefault(quote.sector, []).append(quote.change)
-    totals = {
-        # Decimal(repr(x)) sums the decimal values producers sent, free of binary float drift.
-        sector: (len(changes), sum(map(Decimal, map(repr, changes))), sum(c > 0 for c in changes), sum(c < 0 for c in changes))
-        for sector, changes in changes_by_sector.items()
-    }
+    totals = {}
+    for sector, changes in changes_by_sector.items():
+        counted = Counter(changes)
+        # Decimal(repr(x)) sums the decimal values producers sent, free of binary float drift; each
+        # distinct value is converted once (quotes repeat the same few changes).
+        change_sum = sum(Decimal(repr(value)) * times for value, times in counted.items())
+        advances = sum(times for value, times in counted.items() if value > 0)
+        declines = sum(times for value, times in counted.items() if value < 0)
+        totals[sector] = (len(changes), change_sum, advances, declines)
     updates = []
     for sector, (count, change_sum, advances, declines) in totals.items():
         pk, sk = sector_summary_key(sector)
@@ -100,26 +106,26 @@ class QuoteStore:
         stamp = _iso(now)
         pending = update.entries
         # Usual case: nothing of this batch is applied yet, so the stored position is before our first.
-        condition, bound = "attribute_not_exists(pk) OR #pos < :bound", pending[0][0].position
+        condition, bound = "attribute_not_exists(pk) OR #pos < :bound", update.position(pending[0])
         for round_number in range(1, self.MAX_CONFLICT_ROUNDS + 1):
-            if self._write(pending, condition, bound, stamp):
+            if self._write(update, pending, condition, bound, stamp):
                 return WriteResult(len(pending), len(update.entries) - len(pending), round_number)
             # A redelivery overlapping what an earlier invocation applied: keep only what is newer.
             stored = self._stored_position(update.ticker)
             if stored is None:
                 pending, condition, bound = update.entries, "attribute_not_exists(pk)", None
                 continue
-            pending = [entry for entry in update.entries if entry[0].position > stored]
+            pending = [entry for entry in update.entries if update.position(entry) > stored]
             if not pending:
                 return WriteResult(0, len(update.entries), round_number)
             condition, bound = "#pos = :bound", stored
         raise WriteNotDurable(f"{update.ticker}: position kept moving under concurrent writers")
 
-    def _write(self, entries: list[tuple[Origin, Quote]], condition: str, bound: str | None, now: str) -> bool:
-        origin, quote = entries[-1]
+    def _write(self, update: TickerUpdate, entries: list[Entry], condition: str, bound: str | None, now: str) -> bool:
+        latest = entries[-1]
         put: dict[str, Any] = {
             "TableName": self._table,
-            "Item": _ticker_item(origin, quote, now),
+            "Item": _ticker_item(update.origin(latest), latest.quote, now),
             "ConditionExpression": condition,
         }
         if bound is not None:
