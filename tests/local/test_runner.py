@@ -37,6 +37,8 @@ def test_stack_writes_local_json_and_stops_cleanly(tmp_path):
         assert info["resources"]["Source"] == stack.deployment.physical["Source"]
         ports = [stack.api_port, stack.moto.port]
         assert all(port_is_listening(p) for p in ports)
+        moto_process = stack.moto._process  # moto runs in a process of its own
+        assert moto_process is not None and moto_process.poll() is None
         # Busy ports are refused with a clear error, before anything starts.
         with pytest.raises(PortBusyError):
             LocalStack(api_port=ports[0], moto_port=0, template=combined_template(), state_file=None).start()
@@ -48,6 +50,7 @@ def test_stack_writes_local_json_and_stops_cleanly(tmp_path):
         assert len(keys) == 1 and keys[0].startswith("q/") and keys[0].endswith(".gz")
     assert not state.exists()
     assert not any(port_is_listening(p) for p in ports)
+    assert moto_process.poll() is not None, "the moto server process outlived the stack"
     leftover = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
     assert leftover == []
     assert "AWS_ENDPOINT_URL" not in __import__("os").environ or __import__("os").environ["AWS_ENDPOINT_URL"] != info["aws_endpoint_url"]
