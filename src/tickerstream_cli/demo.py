@@ -9,11 +9,13 @@ produced = applied + quarantined; lake records = valid records; latest API price
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import logging
 import os
 import random
+import sys
 import threading
 import time
 import urllib.error
@@ -189,58 +191,66 @@ def live_table(report: ProduceReport | None, stack: Any, client: ApiClient | Non
 
 def run_demo(duration: float, rate: float, invalid_fraction: float, seed: int | None, api_port: int, aws_port: int) -> int:
     from rich.console import Console
+
+    from tickerstream_local.runner import LocalStack
+
+    console = Console(file=sys.stdout)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    # The functions print their logs and EMF metrics to stdout, as in Lambda, where that is the log
+    # stream; here it would tear the live view, so it goes to os.devnull and the console keeps the terminal.
+    with open(os.devnull, "w") as function_output, contextlib.redirect_stdout(function_output):
+        with console.status("starting the local stack (moto, template resources, mappings, Firehose, API)"):
+            stack = LocalStack(api_port=api_port, moto_port=aws_port, state_file=None).start()
+        try:
+            return _show_and_reconcile(console, stack, duration, rate, invalid_fraction, seed)
+        finally:
+            stack.stop()
+
+
+def _show_and_reconcile(console: Any, stack: Any, duration: float, rate: float, invalid_fraction: float,
+                        seed: int | None) -> int:
     from rich.live import Live
 
     from tickerstream_cli.demo_quotes import DemoQuotes, universe
-    from tickerstream_local.runner import LocalStack
 
-    console = Console()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    # Functions log at ERROR only here; metrics are not printed (the live view shows them).
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    with console.status("starting the local stack (moto, template resources, mappings, Firehose, API)"):
-        stack = LocalStack(api_port=api_port, moto_port=aws_port, state_file=None).start()
-    try:
-        console.print(f"local AWS on {stack.info['aws_endpoint_url']}, API on {stack.info.get('api_url')}")
-        deployment = stack.deployment
-        holder: dict[str, ProduceReport] = {}
-        stop = threading.Event()
-        client = None
-        if stack.info.get("machine_client_id"):
-            client = ApiClient(stack.info, sorted(universe()), stop)
-            client.start()
+    console.print(f"local AWS on {stack.info['aws_endpoint_url']}, API on {stack.info.get('api_url')}")
+    deployment = stack.deployment
+    holder: dict[str, ProduceReport] = {}
+    stop = threading.Event()
+    client = None
+    if stack.info.get("machine_client_id"):
+        client = ApiClient(stack.info, sorted(universe()), stop)
+        client.start()
 
-        def producer() -> None:
-            holder["final"] = produce(
-                deployment.client("kinesis"), deployment.physical["QuoteStream"],
-                DemoQuotes(seed=seed, invalid_fraction=invalid_fraction),
-                duration=duration, rate=rate, on_progress=lambda r: holder.__setitem__("live", r),
-            )
+    def producer() -> None:
+        holder["final"] = produce(
+            deployment.client("kinesis"), deployment.physical["QuoteStream"],
+            DemoQuotes(seed=seed, invalid_fraction=invalid_fraction),
+            duration=duration, rate=rate, on_progress=lambda r: holder.__setitem__("live", r),
+        )
 
-        thread = threading.Thread(target=producer, name="demo-producer", daemon=True)
-        started = time.monotonic()
-        thread.start()
-        with Live(console=console, refresh_per_second=4) as live:
-            while thread.is_alive():
-                live.update(live_table(holder.get("live"), stack, client, time.monotonic() - started))
-                thread.join(0.5)
-            stack.drain()
-            stop.set()
-            live.update(live_table(holder["final"], stack, client, time.monotonic() - started))
-        if client:
-            client.join(5)
+    thread = threading.Thread(target=producer, name="demo-producer", daemon=True)
+    started = time.monotonic()
+    thread.start()
+    with Live(console=console, refresh_per_second=4) as live:
+        while thread.is_alive():
+            live.update(live_table(holder.get("live"), stack, client, time.monotonic() - started))
+            thread.join(0.5)
+        stack.drain()
+        stop.set()
+        live.update(live_table(holder["final"], stack, client, time.monotonic() - started))
+    if client:
+        client.join(5)
 
-        report = holder["final"]
-        console.print(f"produced {report.sent:,} records ({report.invalid_sent} invalid) in {report.elapsed:.1f} s; "
-                      f"retried {report.retried}, failed {report.failed}")
-        result = reconcile(report, stack)
-        for name, passed, detail in result.checks:
-            console.print(f"{'[green]✔' if passed else '[red]✘'}[/] {name}: {detail}")
-        console.print("[bold green]all views agree[/]" if result.ok else "[bold red]the views disagree[/]")
-        return 0 if result.ok else 1
-    finally:
-        stack.stop()
+    report = holder["final"]
+    console.print(f"produced {report.sent:,} records ({report.invalid_sent} invalid) in {report.elapsed:.1f} s; "
+                  f"retried {report.retried}, failed {report.failed}")
+    result = reconcile(report, stack)
+    for name, passed, detail in result.checks:
+        console.print(f"{'[green]✔' if passed else '[red]✘'}[/] {name}: {detail}")
+    console.print("[bold green]all views agree[/]" if result.ok else "[bold red]the views disagree[/]")
+    return 0 if result.ok else 1
 
 
 def add_demo_command(subparsers: argparse._SubParsersAction) -> None:
