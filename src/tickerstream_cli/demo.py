@@ -75,6 +75,13 @@ def lake_objects(deployment: Any, prefix: str) -> list[bytes]:
     return bodies
 
 
+def lake_prefixes(deployment: Any) -> tuple[str, str]:
+    """The fixed parts of the delivery stream's Prefix and ErrorOutputPrefix (e.g. datos/, errors/)."""
+    [stream] = [r for r in deployment.template["Resources"].values() if r["Type"] == "AWS::KinesisFirehose::DeliveryStream"]
+    s3 = stream["Properties"]["ExtendedS3DestinationConfiguration"]
+    return tuple(str(s3[key]).split("!{", 1)[0] for key in ("Prefix", "ErrorOutputPrefix"))  # type: ignore[return-value]
+
+
 def lake_lines(deployment: Any, prefix: str) -> list[dict]:
     return [json.loads(line) for body in lake_objects(deployment, prefix) for line in body.splitlines() if line.strip()]
 
@@ -91,8 +98,8 @@ def api_get(url: str, token: str) -> tuple[int, Any]:
 def latest_prices_via_api(info: dict[str, Any], tickers: list[str]) -> dict[str, float | None]:
     from tickerstream_cli.token import request_token
 
-    token, _ = request_token(info["token_url"], info["machine_client_id"], info["machine_client_secret"],
-                             ("tickerstream/quotes.read",))
+    # no scope asked: Cognito grants the machine client's allowed scopes (template: MachineClientScopes)
+    token, _ = request_token(info["token_url"], info["machine_client_id"], info["machine_client_secret"], ())
     prices: dict[str, float | None] = {}
     for ticker in tickers:
         status, body = api_get(f"{info['api_url'].rstrip('/')}/quotes/{ticker}", token)
@@ -118,14 +125,15 @@ def reconcile(report: ProduceReport, stack: Any) -> Reconciliation:
     result.add("no batch ran out of retries", queue_depth(deployment, "FailedBatchesQueue") == 0, "failed-batches queue empty")
 
     if "LakeBucket" in deployment.physical:
-        lines = lake_lines(deployment, "datos/")
-        result.add("lake records = valid records", len(lines) == valid_sent, f"{len(lines)} lines under datos/, {valid_sent} valid sent")
+        data_prefix, error_prefix = lake_prefixes(deployment)
+        lines = lake_lines(deployment, data_prefix)
+        result.add("lake records = valid records", len(lines) == valid_sent, f"{len(lines)} lines under {data_prefix}, {valid_sent} valid sent")
         # partition key = ticker, so (ticker, sequence, sub-sequence) names one stream record
         # (moto's sequence numbers are per-shard counters and repeat across shards)
         positions = [(line["ticker_symbol"], line["sequence_number"], line["sub_sequence_number"]) for line in lines]
         result.add("no record twice in the lake", len(set(positions)) == len(positions), f"{len(set(positions))} distinct records")
-        failed = sum(len(body.splitlines()) for body in lake_objects(deployment, "errors/"))
-        result.add("invalid records under errors/", failed == report.invalid_sent, f"{failed} error records")
+        failed = sum(len(body.splitlines()) for body in lake_objects(deployment, error_prefix))
+        result.add("invalid records under errors/", failed == report.invalid_sent, f"{failed} error records under {error_prefix}")
     if stack.info.get("machine_client_id") and stack.info.get("api_url"):
         prices = latest_prices_via_api(stack.info, sorted(report.last_quotes))
         wrong = [t for t, q in report.last_quotes.items() if prices.get(t) != q["price"]]
@@ -150,7 +158,7 @@ class ApiClient(threading.Thread):
 
         try:
             token, _ = request_token(self.info["token_url"], self.info["machine_client_id"],
-                                     self.info["machine_client_secret"], ("tickerstream/quotes.read",))
+                                     self.info["machine_client_secret"], ())
         except TokenError:
             self.statuses[0] = 1
             return
