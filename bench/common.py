@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -54,8 +52,9 @@ def demo_kinesis_batch(size: int = 10_000, seed: int = 42) -> list[dict[str, Any
 
 def placeholder_environment(logical_id: str) -> dict[str, str]:
     """The function's template environment with every Ref/GetAtt filled by a placeholder name."""
-    from tickerstream_cli.template import sam_template
+    from tickerstream_cli.template import parameter_defaults, sam_template
     from tickerstream_local.intrinsics import Context
+    from tickerstream_local.stack import template_environment
 
     class Placeholders(Context):
         def ref(self, name: str) -> Any:
@@ -67,22 +66,9 @@ def placeholder_environment(logical_id: str) -> dict[str, str]:
         def get_att(self, name: str, attribute: str) -> Any:
             return f"arn:aws:bench:us-east-1:123456789012:{name}/{attribute}"
 
-    from tickerstream_cli.template import parameter_defaults
-    from tickerstream_local.intrinsics import resolve
-
     template = sam_template()
     ctx = Placeholders(parameters=parameter_defaults(template), conditions=template.get("Conditions", {}))
-    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-    own = template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
-    return {k: str(v) for k, v in resolve({**globals_env, **own}, ctx).items()}
-
-
-IMPORT_PROBE = """
-import os, sys, time, importlib.util
-started = time.perf_counter()
-{body}
-print(json.dumps(time.perf_counter() - started) if False else repr(time.perf_counter() - started))
-"""
+    return template_environment(template, logical_id, ctx)
 
 
 def import_seconds(body: str, env: dict[str, str], paths: list[str]) -> float:
@@ -90,11 +76,3 @@ def import_seconds(body: str, env: dict[str, str], paths: list[str]) -> float:
     full_env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(paths)}
     out = subprocess.run([PYTHON, "-c", code], env=full_env, capture_output=True, text=True, check=True).stdout
     return float(out.strip().splitlines()[-1])
-
-
-def median_import(body: str, env: dict[str, str], paths: list[str], runs: int = 7) -> float:
-    return statistics.median(import_seconds(body, env, paths) for _ in range(runs))
-
-
-def as_json(value: Any) -> str:
-    return json.dumps(value)

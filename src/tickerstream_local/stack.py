@@ -67,11 +67,15 @@ class Deployment:
 
     def function_environment(self, logical_id: str) -> dict[str, str]:
         """The function's environment variables as Lambda would set them (Globals merged in)."""
-        globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
-        own_env = self.template["Resources"][logical_id]["Properties"].get("Environment", {})
-        merged = {**globals_env.get("Variables", {}), **own_env.get("Variables", {})}
-        resolved = {key: str(value) for key, value in self.resolve(merged).items()}
-        return {**self.runtime_environment, **resolved}
+        return {**self.runtime_environment, **template_environment(self.template, logical_id, self.ctx)}
+
+
+def template_environment(template: dict[str, Any], logical_id: str, ctx: Context) -> dict[str, str]:
+    """A function's Environment.Variables from the template, Globals merged in, resolved with `ctx`."""
+    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {})
+    own_env = template["Resources"][logical_id]["Properties"].get("Environment", {})
+    merged = {**globals_env.get("Variables", {}), **own_env.get("Variables", {})}
+    return {key: str(value) for key, value in resolve(merged, ctx).items()}
 
 
 def _load_provisioners() -> None:

@@ -86,10 +86,6 @@ class BatchPlan:
     user_records: int = 0
     oldest_arrival: float | None = None
 
-    @property
-    def valid_records(self) -> int:
-        return self.user_records - len(self.rejects)
-
 
 def plan_batch(records: list[dict[str, Any]]) -> BatchPlan:
     plan = BatchPlan()
