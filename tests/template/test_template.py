@@ -60,7 +60,11 @@ def test_queues_deny_requests_without_tls():
     denied = set()
     for policy in of_type("AWS::SQS::QueuePolicy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if statement["Effect"] == "Deny" and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false":
+            if (
+                statement["Effect"] == "Deny"
+                and statement["Action"] in ("sqs:*", ["sqs:*"])  # every action, not just sends
+                and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+            ):
                 denied |= {json.dumps(q, sort_keys=True) for q in policy["Properties"]["Queues"]}
     queues = {json.dumps({"Ref": name}, sort_keys=True) for name in of_type("AWS::SQS::Queue")}
     assert queues <= denied
