@@ -11,6 +11,9 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 UV_VERSION := 0.13.8
 SYNCED := $(VENV)/.synced
+# checkov pins libraries older than the dev environment's, so it has an environment of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_SYNCED := $(CHECKOV_VENV)/.synced
 RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
 .PHONY: help setup test lint build demo local bench deploy clean
@@ -28,14 +31,20 @@ $(SYNCED): pyproject.toml uv.lock | $(UV)
 	  $(UV) sync --locked --python "$$py"
 	@touch $@
 
-setup: $(SYNCED) ## create .venv (python3.13, locked dev dependencies)
+$(CHECKOV_SYNCED): pyproject.toml uv.lock | $(UV)
+	@py=$$(scripts/find-python313) || exit 1; \
+	  UV_PROJECT_ENVIRONMENT=$(CHECKOV_VENV) $(UV) sync --locked --only-group checkov --no-install-project --python "$$py"
+	@touch $@
 
-test: setup ## run every test
+setup: $(SYNCED) $(CHECKOV_SYNCED) ## create .venv (python3.13, locked dev dependencies) and .venv-checkov
+
+test: setup ## run every test (template lint and checkov included)
 	$(RUN) pytest
 
-lint: setup ## sam validate --lint and cfn-lint
+lint: setup ## sam validate --lint, cfn-lint with the serverless rules, checkov
 	$(RUN) sam validate --lint --region $(REGION)
-	$(RUN) cfn-lint template.yaml
+	$(RUN) cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation -f template.yaml
 
 build: setup ## sam build (arm64, python3.13)
 	$(RUN) sam build
@@ -53,4 +62,4 @@ deploy: build ## sam deploy --guided (needs AWS credentials)
 	$(RUN) sam deploy --guided
 
 clean: ## remove build output and environments
-	rm -rf .aws-sam $(VENV) $(TOOLS) .pytest_cache
+	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) $(TOOLS) .pytest_cache
