@@ -129,7 +129,7 @@ def run() -> dict[str, float]:
 def cold_imports() -> dict[str, float]:
     """Each function's cold import in a fresh python3.13 (`import boto3; import app`) minus a bare
     `import boto3`: what the function adds to a cold start. Medians of interleaved runs."""
-    from tickerstream_cli.template import sam_template
+    from tickerstream_local.template import sam_template
 
     functions = {
         name: r["Properties"] for name, r in sam_template()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"

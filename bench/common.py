@@ -52,7 +52,7 @@ def demo_kinesis_batch(size: int = 10_000, seed: int = 42) -> list[dict[str, Any
 
 def placeholder_environment(logical_id: str) -> dict[str, str]:
     """The function's template environment with every Ref/GetAtt filled by a placeholder name."""
-    from tickerstream_cli.template import parameter_defaults, sam_template
+    from tickerstream_local.template import parameter_defaults, sam_template
     from tickerstream_local.intrinsics import Context
     from tickerstream_local.stack import template_environment
 

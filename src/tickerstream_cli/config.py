@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tickerstream_cli.template import REPO_ROOT
-
-LOCAL_STACK_FILE = REPO_ROOT / ".tickerstream" / "local.json"
+from tickerstream_local.paths import LOCAL_STACK_FILE
 
 
 class ConfigError(Exception):

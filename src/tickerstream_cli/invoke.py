@@ -41,7 +41,7 @@ def add_invoke_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tickerstream_cli.template import sam_template
+    from tickerstream_local.template import sam_template
 
     functions = [n for n, r in sam_template()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
     if args.function not in functions:

@@ -220,7 +220,7 @@ def get_token(token_url: str, client_id: str, secret: str, scopes: tuple[str, ..
 # -- the commands ---------------------------------------------------------------------------------
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def add_settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack-name", help="read the settings from this CloudFormation stack's outputs")
     parser.add_argument("--region", help="AWS region of the stack / user pool")
     parser.add_argument("--endpoint-url", help="AWS endpoint (e.g. the local moto server)")
@@ -244,10 +244,10 @@ def _token_command(args: argparse.Namespace) -> int:
 
 
 def add_token_commands(subparsers: Any) -> None:
-    """Register `token` and `sign-in` on the tickerstream CLI's subparsers."""
+    """Register `token` on the tickerstream CLI's subparsers."""
     token = subparsers.add_parser("token", help="print a client_credentials access token (cached)",
                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _common(token)
+    add_settings_options(token)
     token.add_argument("--token-url", help="https://<domain>.auth.<region>.amazoncognito.com/oauth2/token")
     token.add_argument("--client-id", help="machine client id")
     token.add_argument("--scope", action="append",
@@ -255,7 +255,3 @@ def add_token_commands(subparsers: Any) -> None:
     token.add_argument("--no-cache", action="store_true", help="always ask the token endpoint")
     token.add_argument("--bearer", action="store_true", help='print "Bearer <token>"')
     token.set_defaults(run=_token_command, func=_token_command)
-
-    from tickerstream_cli.signin import add_sign_in_command
-
-    add_sign_in_command(subparsers, _common)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from tickerstream_cli.template import REPO_ROOT, sam_template
+from tickerstream_local.template import REPO_ROOT, sam_template
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tickerstream_cli.config import LOCAL_STACK_FILE
-from tickerstream_cli.template import REPO_ROOT
+from tickerstream_local.paths import LOCAL_STACK_FILE
+from tickerstream_local.template import REPO_ROOT
 from tickerstream_local.functions import Handler
 from tickerstream_local.server import DEFAULT_MOTO_PORT, MotoServer
 

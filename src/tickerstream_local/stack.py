@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from tickerstream_cli.template import parameter_defaults, sam_template
+from tickerstream_local.template import parameter_defaults, sam_template
 from tickerstream_local.intrinsics import Context, resolve
 
 Provisioner = Callable[["Deployment", str, dict[str, Any]], None]

@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any
 
-from tickerstream_cli.template import REPO_ROOT
+from tickerstream_local.template import REPO_ROOT
 from tickerstream_local.functions import load_function
 
 EVENTS = REPO_ROOT / "events"
@@ -31,7 +31,7 @@ def log_lines(text: str) -> list[dict[str, Any]]:
 
 
 def trigger(logical_id: str, environment: dict[str, str] | None = None):
-    from tickerstream_cli.template import sam_template
+    from tickerstream_local.template import sam_template
 
     template = sam_template()
     globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tickerstream_cli.template import REPO_ROOT, sam_template, transformed_template
+from tickerstream_local.template import REPO_ROOT, sam_template, transformed_template
 
 API_FUNCTIONS = ("ApiIngest", "ApiQuery")
 TRIGGERS = ("CognitoPreSignUp", "CognitoPreAuthentication", "CognitoPostAuthentication", "CognitoPreTokenGeneration")

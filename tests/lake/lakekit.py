@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from tickerstream_cli.template import REPO_ROOT, function_dir
+from tickerstream_local.template import REPO_ROOT, function_dir
 
 EVENTS_DIR = REPO_ROOT / "events" / "firehose_transform"
 SEED_QUOTES = json.loads((REPO_ROOT / "src/tickerstream_cli/data/seed_quotes.json").read_text())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tickerstream_cli.template import sam_template
+from tickerstream_local.template import sam_template
 
 from lake.lakekit import BASE_MS, SEED_QUOTES, direct_put_record, kds_event, kds_record
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tickerstream_cli.template import sam_template, transformed_template
+from tickerstream_local.template import sam_template, transformed_template
 
 from lake.lakekit import SEED_QUOTES, kds_record, lines_of, transform_module
 

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from tickerstream_cli.template import REPO_ROOT
+from tickerstream_local.template import REPO_ROOT
 
 PROBE = (
     "import sys, app; "

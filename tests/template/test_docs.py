@@ -2,7 +2,7 @@
 
 import re
 
-from tickerstream_cli.template import REPO_ROOT, sam_template
+from tickerstream_local.template import REPO_ROOT, sam_template
 
 README = (REPO_ROOT / "README.md").read_text()
 ROWS = dict(re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", README, re.M))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tickerstream_cli.template import REPO_ROOT, TEMPLATE_PATH
+from tickerstream_local.template import REPO_ROOT, TEMPLATE_PATH
 
 
 def test_sam_build_produces_arm64_python313_artifacts(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tickerstream_cli.template import REPO_ROOT, TEMPLATE_PATH, parameter_defaults, sam_template, transformed_template
+from tickerstream_local.template import REPO_ROOT, TEMPLATE_PATH, parameter_defaults, sam_template, transformed_template
 
 CFN = transformed_template()
 RESOURCES = CFN["Resources"]
