@@ -16,7 +16,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_SYNCED := $(CHECKOV_VENV)/.synced
 RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help setup test lint build demo local bench deploy clean
+.PHONY: help setup test lint build demo local bench deploy clean sam-local
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,8 +58,16 @@ local: setup ## keep the whole stack running locally (API on :3000, token endpoi
 bench: setup ## benchmarks -> bench/results.json and bench/README.md
 	$(RUN) python bench/run.py
 
+sam-local: setup ## every events/ file through the real `sam local invoke` (Docker, runtime image built here)
+	@scripts/sam-local/docker-daemon.sh start .sam-local; rc=$$?; \
+	  if [ $$rc -eq 3 ]; then exit 0; elif [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	  status=0; \
+	  scripts/sam-local/build-base-image.sh .sam-local "$$(scripts/find-python313)" \
+	    && $(RUN) timeout 1800 python scripts/sam-local/run.py || status=$$?; \
+	  scripts/sam-local/docker-daemon.sh stop .sam-local; exit $$status
+
 deploy: build ## sam deploy --guided (needs AWS credentials)
 	$(RUN) sam deploy --guided
 
 clean: ## remove build output and environments
-	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) $(TOOLS) .pytest_cache
+	rm -rf .aws-sam .sam-local $(VENV) $(CHECKOV_VENV) $(TOOLS) .pytest_cache
