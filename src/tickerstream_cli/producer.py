@@ -51,7 +51,9 @@ def plain_entries(batch: Sequence[DemoRecord]) -> tuple[list[tuple[str, bytes]],
     return [(r.partition_key, r.data) for r in batch], [[r] for r in batch]
 
 
-def aggregated_entries(batch: Sequence[DemoRecord]) -> tuple[list[tuple[str, bytes]], list[list[DemoRecord]]]:
+def aggregated_entries(
+    batch: Sequence[DemoRecord], record_limit: int = MAX_RECORD_BYTES
+) -> tuple[list[tuple[str, bytes]], list[list[DemoRecord]]]:
     """Kinesis records for ``batch``: each ticker's quotes, in order, packed into as few as fit 1 MiB."""
     by_key: dict[str, list[DemoRecord]] = {}
     for record in batch:
@@ -60,7 +62,7 @@ def aggregated_entries(batch: Sequence[DemoRecord]) -> tuple[list[tuple[str, byt
     carried: list[list[DemoRecord]] = []
     for key, records in by_key.items():
         start = 0
-        for data, count in pack(key, [r.data for r in records], MAX_RECORD_BYTES):
+        for data, count in pack(key, [r.data for r in records], record_limit):
             entries.append((key, data))
             carried.append(records[start : start + count])
             start += count
@@ -78,6 +80,7 @@ def produce(
     chunk: int = MAX_RECORDS_PER_REQUEST,
     aggregate: bool = False,
     window: int = AGGREGATION_WINDOW,
+    record_limit: int = MAX_RECORD_BYTES,  # bytes per Kinesis record; smaller only in tests
     on_progress: Callable[[ProduceReport], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -96,7 +99,10 @@ def produce(
     step = window if aggregate else min(chunk, MAX_RECORDS_PER_REQUEST)
     if rate:
         step = max(1, min(step, int(rate / 10) or 1))  # ~10 calls a second keeps the rate smooth
-    to_entries = aggregated_entries if aggregate else plain_entries
+
+    def to_entries(batch: list[DemoRecord]) -> tuple[list[tuple[str, bytes]], list[list[DemoRecord]]]:
+        return aggregated_entries(batch, record_limit) if aggregate else plain_entries(batch)
+
     attempted = 0
     while True:
         now = clock()
