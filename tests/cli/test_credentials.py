@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from cli.conftest import run_cli, scrubbed_environment
 from tickerstream.kpl import deaggregate, is_aggregated
 
@@ -85,3 +87,29 @@ def test_token_and_sign_in_need_no_aws_settings_against_the_local_stack(local_st
     # no such user: Cognito's answer, not a credentials or region problem
     assert ran.code == 1 and "sign-in failed" in ran.stderr, ran.stderr
     assert "credentials" not in ran.stderr.lower() and "region" not in ran.stderr.lower()
+
+
+def test_reading_a_deployed_stack_without_credentials_is_named_at_once(empty_home):
+    env = scrubbed_environment(empty_home, AWS_DEFAULT_REGION="eu-west-1")
+    for command in (["produce", "--stack-name", "tickerstream"], ["token", "--stack-name", "tickerstream"]):
+        ran = run_cli(command, env)
+        assert ran.code == 2, ran.stderr
+        assert ran.stderr.count("\n") == 1 and "AWS credentials were not found" in ran.stderr
+
+
+def test_a_loopback_endpoint_gets_harmless_credentials_and_aws_does_not(monkeypatch, tmp_path):
+    from tickerstream_cli.config import CredentialsError, aws_session
+
+    for name in [n for n in __import__("os").environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    session = aws_session(None, "http://localhost:5000")
+    assert session.get_credentials() is not None and session.region_name
+    with pytest.raises(CredentialsError):
+        aws_session("eu-west-1", "https://kinesis.eu-west-1.amazonaws.com")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # botocore reads only AWS_DEFAULT_REGION; we read both
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    assert aws_session().region_name == "eu-west-1"
