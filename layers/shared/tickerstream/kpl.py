@@ -1,9 +1,11 @@
-"""Deaggregation of records written by the Kinesis Producer Library (KPL).
+"""The Kinesis Producer Library's (KPL) aggregated record format: de-aggregation for the consumers,
+aggregation for producers (``aggregate``, ``pack``; `tickerstream produce` uses them).
 
 An aggregated record is ``magic (4 bytes) + protobuf AggregatedRecord + MD5 of the protobuf (16 bytes)``.
 The schema is three repeated fields deep, so a small wire-format reader does it: the aws-kinesis-agg
 package would add protobuf (a compiled extension of several MB) and six to every cold start, and it
-rewrites sys.path on import. Its aggregator is used in the tests to produce real KPL records.
+rewrites sys.path on import. Its aggregator and de-aggregator are used in the tests to cross-check both
+directions (our aggregates are byte-for-byte what its aggregator builds).
 """
 
 from __future__ import annotations
