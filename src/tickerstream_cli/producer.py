@@ -4,10 +4,12 @@ By default user records are KPL-aggregated: the quotes of one ticker travel toge
 record (QuoteProcessor and Firehose de-aggregate), so a call is not capped at one record per ticker.
 Order per ticker holds under partial failures: ``put_records`` resends a failed Kinesis record whole,
 and sends nothing later of the same partition key until it has succeeded or finally failed; the next
-window of quotes goes out only after the current one is settled. Delivery is at least once: a call
-that timed out after Kinesis stored it is sent again, and then that aggregate appears twice (in
-order, after the first copy); consumers keep the newest position per ticker, so a repeat changes
-nothing. ``--plain`` sends one Kinesis record per quote, for consumers that cannot de-aggregate.
+window of quotes goes out only after the current one is settled. Delivery is at least once, as with
+any Kinesis producer (the KPL included): a call that timed out after Kinesis stored it is sent again,
+and then its records appear twice, the copy right after the original and before anything later of the
+same ticker. The latest quote per ticker ends the same; what adds quotes up (sector summaries, the
+lake) sees the repeat. Per-entry failures (throttling) never duplicate: a failed entry was not stored.
+``--plain`` sends one Kinesis record per quote, for consumers that cannot de-aggregate.
 """
 
 from __future__ import annotations
