@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +23,28 @@ def universe() -> dict[str, tuple[str, float]]:
     tickers: dict[str, tuple[str, float]] = {}
     for quote in seed_quotes():
         tickers.setdefault(quote["ticker_symbol"], (quote["sector"], float(quote["price"])))
+    return tickers
+
+
+def sectors() -> list[str]:
+    return sorted({sector for sector, _ in universe().values()})
+
+
+MAX_SYNTHETIC_TICKERS = 1_000_000
+
+
+def synthetic_universe(size: int, seed: int | None = None) -> dict[str, tuple[str, float]]:
+    """``size`` made-up tickers (3-5 capital letters) dealt evenly over the seed's sectors, with starting
+    prices of 5-500; the same ``size`` and ``seed`` always give the same universe."""
+    if not 1 <= size <= MAX_SYNTHETIC_TICKERS:
+        raise ValueError(f"a universe holds 1 to {MAX_SYNTHETIC_TICKERS:,} tickers")
+    rng = random.Random(f"universe:{0 if seed is None else seed}")
+    names = sectors()
+    tickers: dict[str, tuple[str, float]] = {}
+    while len(tickers) < size:
+        symbol = "".join(rng.choice(string.ascii_uppercase) for _ in range(rng.randint(3, 5)))
+        if symbol not in tickers:
+            tickers[symbol] = (names[len(tickers) % len(names)], round(rng.uniform(5, 500), 2))
     return tickers
 
 
@@ -47,17 +70,20 @@ class DemoRecord:
 class DemoQuotes:
     """An endless, reproducible stream of demo records; a fraction of them deliberately invalid."""
 
-    def __init__(self, seed: int | None = None, invalid_fraction: float = 0.0):
+    def __init__(self, seed: int | None = None, invalid_fraction: float = 0.0,
+                 tickers: dict[str, tuple[str, float]] | None = None):
+        """``tickers``: ticker -> (sector, first price); default the seed's 32 (see synthetic_universe)."""
         if not 0.0 <= invalid_fraction <= 1.0:
             raise ValueError("invalid_fraction must be between 0 and 1")
         self._random = random.Random(seed)
         self._invalid_fraction = invalid_fraction
-        self._prices = {ticker: price for ticker, (_, price) in universe().items()}
+        self._universe = tickers or universe()
+        self._prices = {ticker: price for ticker, (_, price) in self._universe.items()}
         self._tickers = sorted(self._prices)
 
     def next_quote(self) -> dict:
         ticker = self._random.choice(self._tickers)
-        sector = universe()[ticker][0]
+        sector = self._universe[ticker][0]
         price = self._prices[ticker]
         change = round(self._random.gauss(0, max(price * 0.01, 0.01)), 2)
         new_price = round(max(0.01, price + change), 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tickerstream_cli.config import ConfigError
+from tickerstream_cli.config import ConfigError, explain
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +34,14 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except ConfigError as exc:
         print(f"tickerstream {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # botocore's "cannot even send the request" errors (no credentials, no region) are usage errors
+        # wherever they surface; anything else is a bug and keeps its traceback.
+        usage = explain(exc)
+        if usage is None:
+            raise
+        print(f"tickerstream {args.command}: {usage}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

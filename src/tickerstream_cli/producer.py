@@ -1,31 +1,74 @@
-"""`tickerstream produce`: send demo quotes to the stream the way the Firehose console's demo does."""
+"""`tickerstream produce`: send demo quotes (or replay a file) to the quote stream.
+
+By default user records are KPL-aggregated: the quotes of one ticker travel together in one Kinesis
+record (QuoteProcessor and Firehose de-aggregate), so a call is not capped at one record per ticker.
+Order per ticker holds under partial failures: ``put_records`` resends a failed Kinesis record whole,
+and sends nothing later of the same partition key until it has succeeded or finally failed; the next
+window of quotes goes out only after the current one is settled. Delivery is at least once, as with
+any Kinesis producer (the KPL included): a call that timed out after Kinesis stored it is sent again,
+and then its records appear twice, the copy right after the original and before anything later of the
+same ticker. The latest quote per ticker ends the same; what adds quotes up (sector summaries, the
+lake) sees the repeat. Per-entry failures (throttling) never duplicate: a failed entry was not stored.
+``--plain`` sends one Kinesis record per quote, for consumers that cannot de-aggregate.
+"""
 
 from __future__ import annotations
 
 import argparse
 import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tickerstream.kinesis_put import MAX_RECORDS_PER_REQUEST, PutResult, put_records
-from tickerstream_cli.demo_quotes import DemoQuotes, DemoRecord
+from tickerstream.kinesis_put import MAX_RECORD_BYTES, MAX_RECORDS_PER_REQUEST, PutResult, put_records
+from tickerstream.kpl import pack
+from tickerstream_cli.config import ConfigError, explain_code
+from tickerstream_cli.demo_quotes import DemoQuotes, DemoRecord, synthetic_universe
+
+# User records gathered before aggregating: big enough to fill calls for thousands of tickers, small
+# enough (~1 MB of quotes) that a window is settled well within a second.
+AGGREGATION_WINDOW = 10_000
 
 
 @dataclass
 class ProduceReport:
-    sent: int = 0  # records Kinesis accepted
-    failed: int = 0  # records given up on after retries
-    retried: int = 0  # extra attempts spent on partially failed calls
-    invalid_sent: int = 0  # deliberately invalid records accepted by Kinesis
+    sent: int = 0  # user records (quotes) Kinesis accepted
+    failed: int = 0  # user records given up on after retries
+    retried: int = 0  # extra times user records were carried by a call (an aggregate counts each it holds)
+    invalid_sent: int = 0  # accepted records that are not valid quotes (deliberately, or as found in a file)
+    kinesis_records: int = 0  # Kinesis records accepted: fewer than `sent` when aggregated
     elapsed: float = 0.0
     last_quotes: dict[str, dict] = field(default_factory=dict)  # ticker -> last accepted quote
-    failures: dict[str, int] = field(default_factory=dict)  # error code -> records
+    failures: dict[str, int] = field(default_factory=dict)  # error code -> user records
+    stopped_by: str | None = None  # "code: message" when a call failed whole with an error no retry helps
 
     @property
     def records_per_second(self) -> float:
         return self.sent / self.elapsed if self.elapsed else 0.0
+
+
+def plain_entries(batch: Sequence[DemoRecord]) -> tuple[list[tuple[str, bytes]], list[list[DemoRecord]]]:
+    return [(r.partition_key, r.data) for r in batch], [[r] for r in batch]
+
+
+def aggregated_entries(
+    batch: Sequence[DemoRecord], record_limit: int = MAX_RECORD_BYTES
+) -> tuple[list[tuple[str, bytes]], list[list[DemoRecord]]]:
+    """Kinesis records for ``batch``: each ticker's quotes, in order, packed into as few as fit 1 MiB."""
+    by_key: dict[str, list[DemoRecord]] = {}
+    for record in batch:
+        by_key.setdefault(record.partition_key, []).append(record)
+    entries: list[tuple[str, bytes]] = []
+    carried: list[list[DemoRecord]] = []
+    for key, records in by_key.items():
+        start = 0
+        for data, count in pack(key, [r.data for r in records], record_limit):
+            entries.append((key, data))
+            carried.append(records[start : start + count])
+            start += count
+    return entries, carried
 
 
 def produce(
@@ -37,26 +80,37 @@ def produce(
     duration: float | None = None,
     rate: float | None = None,
     chunk: int = MAX_RECORDS_PER_REQUEST,
+    aggregate: bool = False,
+    window: int = AGGREGATION_WINDOW,
+    record_limit: int = MAX_RECORD_BYTES,  # bytes per Kinesis record; smaller only in tests
     on_progress: Callable[[ProduceReport], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     put: Callable[..., list[PutResult]] = put_records,
 ) -> ProduceReport:
-    """Send records until `count` are sent or `duration` passes, at most `rate` records/s."""
+    """Send records until `count` are sent, `duration` passes or `records` ends, at most `rate` records/s.
+
+    Stops early when a whole call fails with one error no retry can fix (a missing stream, access
+    denied): `stopped_by` says which; missing credentials or region raise ConfigError at once.
+    """
     if count is None and duration is None:
         raise ValueError("give a count, a duration, or both")
     report = ProduceReport()
     started = clock()
     source = iter(records)
-    chunk = min(chunk, MAX_RECORDS_PER_REQUEST)
+    step = window if aggregate else min(chunk, MAX_RECORDS_PER_REQUEST)
     if rate:
-        chunk = max(1, min(chunk, int(rate / 10) or 1))  # ~10 calls a second keeps the rate smooth
+        step = max(1, min(step, int(rate / 10) or 1))  # ~10 calls a second keeps the rate smooth
+
+    def to_entries(batch: list[DemoRecord]) -> tuple[list[tuple[str, bytes]], list[list[DemoRecord]]]:
+        return aggregated_entries(batch, record_limit) if aggregate else plain_entries(batch)
+
     attempted = 0
     while True:
         now = clock()
         if duration is not None and now - started >= duration:
             break
-        size = chunk if count is None else min(chunk, count - attempted)
+        size = step if count is None else min(step, count - attempted)
         if size <= 0:
             break
         if rate:
@@ -64,31 +118,68 @@ def produce(
             if due > now:
                 sleep(due - now)
         batch = list(itertools.islice(source, size))
+        if not batch:
+            break
         attempted += len(batch)
-        results = put(client, stream_name, [(r.partition_key, r.data) for r in batch])
-        for record, result in zip(batch, results, strict=True):
-            report.retried += max(0, result.attempts - 1)
-            if result.ok:
-                report.sent += 1
-                if record.valid:
-                    report.last_quotes[record.quote["ticker_symbol"]] = record.quote
-                else:
-                    report.invalid_sent += 1
-            else:
-                report.failed += 1
-                report.failures[result.error_code or "Unknown"] = report.failures.get(result.error_code or "Unknown", 0) + 1
+        entries, carried = to_entries(batch)
+        results = put(client, stream_name, entries)
+        for users, result in zip(carried, results, strict=True):
+            _account(report, users, result)
         report.elapsed = clock() - started
         if on_progress:
             on_progress(report)
+        if _fatal(report, results):
+            break
     report.elapsed = clock() - started
     return report
 
 
+def _account(report: ProduceReport, users: list[DemoRecord], result: PutResult) -> None:
+    report.retried += max(0, result.attempts - 1) * len(users)
+    if not result.ok:
+        code = result.error_code or "Unknown"
+        report.failed += len(users)
+        report.failures[code] = report.failures.get(code, 0) + len(users)
+        return
+    report.kinesis_records += 1
+    report.sent += len(users)
+    for record in users:
+        if record.valid and record.quote is not None:
+            report.last_quotes[record.quote["ticker_symbol"]] = record.quote
+        else:
+            report.invalid_sent += 1
+
+
+def _fatal(report: ProduceReport, results: list[PutResult]) -> bool:
+    """True when every entry of the call failed the same way and no retry could change that."""
+    if not results or any(r.ok or r.retryable for r in results):
+        return False
+    codes = {r.error_code for r in results}
+    if len(codes) != 1:
+        return False
+    code, message = results[0].error_code or "Unknown", results[0].error_message or ""
+    usage = explain_code(code, message)
+    if usage is not None:
+        raise usage
+    report.stopped_by = f"{code}: {message}"
+    return True
+
+
 def add_produce_command(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("produce", help="send demo quotes to the quote stream")
-    parser.add_argument("--count", type=int, help="records to send (default 1000 unless --duration)")
+    parser = subparsers.add_parser(
+        "produce", help="send demo quotes (or replay a file) to the quote stream",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--count", type=int, help="records to send (default 1000, or the whole --file, unless --duration)")
     parser.add_argument("--duration", type=float, help="seconds to keep sending")
     parser.add_argument("--rate", type=float, help="records per second at most (default: as fast as possible)")
+    parser.add_argument("--file", type=Path, help="replay this file's records as they are (NDJSON, JSON array or CSV)")
+    parser.add_argument("--format", choices=("auto", "ndjson", "json", "csv"), default="auto",
+                        help="format of --file (default: .csv is CSV, '[' starts a JSON array, else NDJSON)")
+    parser.add_argument("--tickers", type=int, help="a synthetic universe of this many tickers over the sectors "
+                        "(deterministic from --seed; default: the source's 32 seed tickers)")
+    parser.add_argument("--plain", action="store_true",
+                        help="one Kinesis record per quote, for consumers that cannot de-aggregate KPL records")
     parser.add_argument("--stream-name", help="Kinesis stream name (default: from --stack-name or the local stack)")
     parser.add_argument("--stack-name", help="deployed stack whose QuoteStreamName output to use")
     parser.add_argument("--endpoint-url", help="AWS endpoint (e.g. the local stack's moto server)")
@@ -98,6 +189,24 @@ def add_produce_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run)
 
 
+def source_of(args: argparse.Namespace) -> tuple[Iterable[DemoRecord], int | None]:
+    """The records to send and how many there are (None: endless)."""
+    if args.file is not None:
+        if args.tickers is not None or args.invalid_fraction:
+            raise ConfigError("--tickers and --invalid-fraction shape generated quotes; a --file is sent as it is")
+        from tickerstream_cli.replay import read_replay
+
+        records = read_replay(args.file, args.format)
+        return records, len(records)
+    if not 0.0 <= args.invalid_fraction <= 1.0:
+        raise ConfigError("--invalid-fraction must be between 0 and 1")
+    try:
+        tickers = synthetic_universe(args.tickers, args.seed) if args.tickers is not None else None
+    except ValueError as exc:
+        raise ConfigError(f"--tickers: {exc}") from None
+    return DemoQuotes(seed=args.seed, invalid_fraction=args.invalid_fraction, tickers=tickers), None
+
+
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -105,6 +214,7 @@ def _run(args: argparse.Namespace) -> int:
     from tickerstream_cli.config import resolve
 
     console = Console(stderr=True)
+    records, available = source_of(args)
     target = resolve(
         explicit=args.stream_name,
         output_key="QuoteStreamName",
@@ -113,9 +223,10 @@ def _run(args: argparse.Namespace) -> int:
         region=args.region,
         endpoint_url=args.endpoint_url,
     )
-    count = args.count if args.count is not None or args.duration else 1000
-    console.print(f"Sending to [bold]{target.value}[/] ({target.source})")
-    records = DemoQuotes(seed=args.seed, invalid_fraction=args.invalid_fraction)
+    client = target.client("kinesis")
+    count = args.count if args.count is not None or args.duration else (available or 1000)
+    mode = "one Kinesis record per quote" if args.plain else "KPL-aggregated"
+    console.print(f"Sending to [bold]{target.value}[/] ({target.source}), {mode}")
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -124,19 +235,20 @@ def _run(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("producing", total=count or None, rate=0.0)
+        task = progress.add_task("producing", total=min(count, available or count) if count else None, rate=0.0)
 
         def show(report: ProduceReport) -> None:
             progress.update(task, completed=report.sent + report.failed, rate=report.records_per_second)
 
-        report = produce(
-            target.client("kinesis"), target.value, records,
-            count=count, duration=args.duration, rate=args.rate, on_progress=show,
-        )
+        report = produce(client, target.value, records, count=count, duration=args.duration, rate=args.rate,
+                         aggregate=not args.plain, on_progress=show)
+    invalid = "deliberately invalid" if args.file is None else "not valid quotes, sent for the pipeline to quarantine"
     console.print(
-        f"sent {report.sent} (of which {report.invalid_sent} deliberately invalid), retried {report.retried}, "
-        f"failed {report.failed}, {report.records_per_second:,.0f} records/s"
+        f"sent {report.sent} (of which {report.invalid_sent} {invalid}) in {report.kinesis_records} Kinesis records, "
+        f"retried {report.retried}, failed {report.failed}, {report.records_per_second:,.0f} records/s"
     )
     for code, records_failed in sorted(report.failures.items()):
         console.print(f"  [red]{records_failed} failed with {code}[/]")
+    if report.stopped_by:
+        console.print(f"[red]stopped: every record of a call failed with {report.stopped_by}[/]")
     return 1 if report.failed else 0

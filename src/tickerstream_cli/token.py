@@ -58,7 +58,7 @@ class Settings:
 
 def local_settings(path: Path | None = None) -> Settings | None:
     """The local stack's file (written by `tickerstream local …`), if there is one."""
-    data = local_stack(path or config.LOCAL_STACK_FILE)
+    data = local_stack(path)
     if data is None:
         return None
     return Settings(**{key: data.get(key) for key in Settings.__dataclass_fields__})
@@ -68,9 +68,7 @@ def stack_settings(stack_name: str, region: str | None = None, endpoint_url: str
                    cloudformation: Any = None) -> Settings:
     """Settings from a deployed stack's outputs (TokenUrl, MachineClientId, UserClientId, UserPoolId)."""
     if cloudformation is None:
-        import boto3
-
-        cloudformation = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
+        cloudformation = config.aws_session(region, endpoint_url).client("cloudformation", endpoint_url=endpoint_url)
     try:
         outputs = stack_outputs(stack_name, client=cloudformation)
     except ConfigError as exc:
@@ -110,9 +108,8 @@ def client_secret(settings: Settings, env: dict[str, str] | None = None, cognito
     if not (settings.user_pool_id and settings.machine_client_id):
         raise TokenError(f"no client secret: set {SECRET_ENV}, or give --user-pool-id/--stack-name to read it")
     if cognito is None:
-        import boto3
-
-        cognito = boto3.client("cognito-idp", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+        session = config.aws_session(settings.region, settings.aws_endpoint_url)
+        cognito = session.client("cognito-idp", endpoint_url=settings.aws_endpoint_url)
     try:
         client = cognito.describe_user_pool_client(UserPoolId=settings.user_pool_id,
                                                    ClientId=settings.machine_client_id)["UserPoolClient"]
@@ -232,7 +229,7 @@ def _token_command(args: argparse.Namespace) -> int:
         settings = resolve_settings(args)
         if not settings.token_url or not settings.machine_client_id:
             raise TokenError("no token URL / client id: give --stack-name, or --token-url and --client-id, "
-                             f"or start the local stack (it writes {config.LOCAL_STACK_FILE})")
+                             f"or start the local stack (it writes {config.local_stack_file()})")
         secret = client_secret(settings)
         scopes = tuple(args.scope) if args.scope else DEFAULT_SCOPES
         token = get_token(settings.token_url, settings.machine_client_id, secret, scopes, use_cache=not args.no_cache)

@@ -103,6 +103,21 @@ def test_request_errors_are_reported_per_record_and_retried_only_when_transient(
     assert len(client.calls) == 2 and all(r.ok for r in results)
 
 
+def test_missing_credentials_are_not_mistaken_for_an_unavailable_service():
+    # botocore raises these before any request is sent: no retry can help, and the code must say so.
+    from botocore.exceptions import NoCredentialsError, NoRegionError, ReadTimeoutError
+
+    for error, code in ((NoCredentialsError(), "NoCredentialsError"), (NoRegionError(), "NoRegionError")):
+        client = FakeKinesis(raise_on={1: error})
+        results = put_records(client, "s", records(2), sleep=no_sleep)
+        assert len(client.calls) == 1
+        assert {r.error_code for r in results} == {code} and not results[0].retryable
+
+    client = FakeKinesis(raise_on={1: ReadTimeoutError(endpoint_url="https://kinesis")})
+    results = put_records(client, "s", records(2), sleep=no_sleep)
+    assert len(client.calls) == 2 and all(r.ok for r in results)
+
+
 def test_a_retry_never_overtakes_a_later_record_of_the_same_key():
     # AAPL's first quote is throttled once; its second quote must not be written before the retry.
     client = FakeKinesis(lambda call, key: "ProvisionedThroughputExceededException" if call == 1 and key == "AAPL" else None)

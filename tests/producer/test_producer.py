@@ -128,3 +128,38 @@ def test_failed_records_are_counted_not_lost():
 def test_needs_a_count_or_duration():
     with pytest.raises(ValueError):
         produce(None, "s", DemoQuotes(), put=lambda *a: [])
+
+
+def test_a_call_that_fails_whole_with_an_error_no_retry_fixes_stops_the_run():
+    from tickerstream.kinesis_put import PutResult
+
+    calls = []
+
+    def put(client, stream, records):
+        calls.append(len(records))
+        return [PutResult(i, key, error_code="ResourceNotFoundException", error_message="Stream s not found",
+                          attempts=1) for i, (key, _) in enumerate(records)]
+
+    report = produce(None, "s", DemoQuotes(seed=3), duration=3600, put=put)  # would run an hour
+    assert len(calls) == 1 and report.stopped_by == "ResourceNotFoundException: Stream s not found"
+    assert report.failed == calls[0]
+
+
+def test_missing_credentials_surface_as_a_usage_error_at_the_first_call():
+    from tickerstream.kinesis_put import put_records
+    from tickerstream_cli.config import CredentialsError
+
+    class Unsigned:
+        calls = 0
+
+        def put_records(self, **_):
+            from botocore.exceptions import NoCredentialsError
+
+            self.calls += 1
+            raise NoCredentialsError()
+
+    client = Unsigned()
+    with pytest.raises(CredentialsError, match="AWS credentials were not found"):
+        produce(client, "s", DemoQuotes(seed=3), count=5000, aggregate=True,
+                put=lambda c, s, e: put_records(c, s, e, sleep=lambda _: None))
+    assert client.calls == 1

@@ -53,3 +53,67 @@ def test_bad_partition_key_index_is_rejected():
     data = KPL_MAGIC + message + hashlib.md5(message).digest()
     with pytest.raises(InvalidRecord, match="partition key"):
         deaggregate(data)
+
+
+# -- the aggregating encoder (tickerstream.kpl.aggregate / pack), cross-checked with aws-kinesis-agg ---
+
+import base64  # noqa: E402
+
+from aws_kinesis_agg.deaggregator import deaggregate_records  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tickerstream.kpl import aggregate as encode, aggregated_size, pack  # noqa: E402
+
+keys = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=256)
+payloads = st.lists(st.binary(max_size=300), min_size=1, max_size=60)
+
+
+def reference_deaggregate(data: bytes, key: str) -> list[tuple[str, bytes]]:
+    record = {"SequenceNumber": "1", "PartitionKey": key, "ApproximateArrivalTimestamp": 0, "Data": data}
+    return [(r["kinesis"]["partitionKey"], base64.b64decode(r["kinesis"]["data"]))
+            for r in deaggregate_records([{"kinesis": {"kinesisSchemaVersion": "1.0", "sequenceNumber": "1",
+                                                       "approximateArrivalTimestamp": 0, "partitionKey": key,
+                                                       "data": base64.b64encode(record["Data"])}}])]
+
+
+@settings(max_examples=150, deadline=None)
+@given(key=keys, datas=payloads)
+def test_aggregates_are_read_back_by_both_deaggregators(key, datas):
+    data = encode(key, datas)
+    assert is_aggregated(data) and len(data) == aggregated_size(key, datas)
+    assert [(r.partition_key, r.data) for r in deaggregate(data)] == [(key, d) for d in datas]
+    assert reference_deaggregate(data, key) == [(key, d) for d in datas]
+
+
+@settings(max_examples=100, deadline=None)
+@given(key=keys, datas=payloads)
+def test_aggregates_are_byte_for_byte_what_the_reference_aggregator_builds(key, datas):
+    assert encode(key, datas) == aggregate([(key, d, None) for d in datas])
+
+
+@settings(max_examples=150, deadline=None)
+@given(key=keys, sizes=st.lists(st.integers(0, 900), min_size=1, max_size=80), limit=st.integers(1200, 5000))
+def test_pack_keeps_order_and_every_record_within_the_limit(key, sizes, limit):
+    datas = [bytes([65 + i % 26]) * size for i, size in enumerate(sizes)]
+    packed = pack(key, datas, limit)
+    out: list[bytes] = []
+    for data, count in packed:
+        assert len(key.encode()) + len(data) <= limit
+        users = [r.data for r in deaggregate(data)] if is_aggregated(data) else [data]
+        assert len(users) == count
+        out += users
+    assert out == datas
+    assert all(count > 1 or not is_aggregated(data) for data, count in packed)  # a lone record goes plain
+
+
+def test_a_lone_record_that_looks_like_an_aggregate_is_wrapped_so_it_reads_back_as_sent():
+    tricky = KPL_MAGIC + b"not really an aggregate, just unlucky bytes"
+    [(data, count)] = pack("AAPL", [tricky], 1024 * 1024)
+    assert count == 1 and [r.data for r in deaggregate(data)] == [tricky]
+
+
+def test_a_record_too_big_to_aggregate_goes_out_plain():
+    big = b"x" * 1000
+    packed = pack("K", [b"a", big, b"b"], 1010)
+    assert packed == [(b"a", 1), (big, 1), (b"b", 1)]

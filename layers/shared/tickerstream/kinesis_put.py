@@ -117,8 +117,18 @@ def _error_of(exc: Exception) -> tuple[str, str]:
     if isinstance(response, dict):
         error = response.get("Error") or {}
         return str(error.get("Code") or type(exc).__name__), str(error.get("Message") or exc)
-    # botocore's connection/timeout errors carry no code: treat them as a service being unavailable.
-    return "ServiceUnavailable", f"{type(exc).__name__}: {exc}"
+    # botocore's connection/timeout errors carry no code: the service may answer the next call. Anything
+    # else raised before a request goes out (no credentials, no region, bad parameters) fails the same way
+    # every time, so it keeps its own name and is not retried.
+    if _TRANSIENT_EXCEPTIONS & {cls.__name__ for cls in type(exc).__mro__}:
+        return "ServiceUnavailable", f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__, str(exc)
+
+
+# By name, so the layer needs no botocore import: EndpointConnectionError, ConnectTimeoutError and
+# ProxyConnectionError derive from botocore's ConnectionError; ReadTimeoutError and ConnectionClosedError
+# from HTTPClientError.
+_TRANSIENT_EXCEPTIONS = frozenset({"ConnectionError", "HTTPClientError", "TimeoutError"})
 
 
 def put_records(

@@ -1,9 +1,11 @@
-"""Deaggregation of records written by the Kinesis Producer Library (KPL).
+"""The Kinesis Producer Library's (KPL) aggregated record format: de-aggregation for the consumers,
+aggregation for producers (``aggregate``, ``pack``; `tickerstream produce` uses them).
 
 An aggregated record is ``magic (4 bytes) + protobuf AggregatedRecord + MD5 of the protobuf (16 bytes)``.
 The schema is three repeated fields deep, so a small wire-format reader does it: the aws-kinesis-agg
 package would add protobuf (a compiled extension of several MB) and six to every cold start, and it
-rewrites sys.path on import. Its aggregator is used in the tests to produce real KPL records.
+rewrites sys.path on import. Its aggregator and de-aggregator are used in the tests to cross-check both
+directions (our aggregates are byte-for-byte what its aggregator builds).
 """
 
 from __future__ import annotations
@@ -117,4 +119,87 @@ def deaggregate(data: bytes) -> list[UserRecord]:
                 sub_sequence_number=sub_sequence,
             )
         )
+    return records
+
+
+# -- aggregation (the producer's side) ---------------------------------------------------------------
+# Only what a producer that keeps per-key order needs: every user record of one aggregate shares the
+# aggregate's partition key (index 0 of the key table), no explicit hash keys, no tags.
+
+_OVERHEAD = len(KPL_MAGIC) + _DIGEST_SIZE
+
+
+def _varint_bytes(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _length_delimited(number: int, payload: bytes) -> bytes:
+    return _varint_bytes(number << 3 | 2) + _varint_bytes(len(payload)) + payload
+
+
+def _record_entry(data: bytes) -> bytes:
+    # Record { partition_key_index = 0 (field 1, varint); data (field 3, bytes) } as AggregatedRecord field 3
+    return _length_delimited(3, b"\x08\x00" + _length_delimited(3, data))
+
+
+def aggregate(partition_key: str, payloads: list[bytes]) -> bytes:
+    """One KPL aggregated record holding ``payloads`` in order, all under ``partition_key``."""
+    message = _length_delimited(1, partition_key.encode()) + b"".join(_record_entry(d) for d in payloads)
+    return KPL_MAGIC + message + hashlib.md5(message, usedforsecurity=False).digest()
+
+
+def aggregated_size(partition_key: str, payloads: list[bytes]) -> int:
+    """len(aggregate(partition_key, payloads)) without building it."""
+    return _OVERHEAD + len(_length_delimited(1, partition_key.encode())) + sum(
+        entry_size(len(d)) for d in payloads
+    )
+
+
+def entry_size(data_length: int) -> int:
+    """Bytes one user record of ``data_length`` bytes adds to an aggregate."""
+    inner = 2 + 1 + len(_varint_bytes(data_length)) + data_length
+    return 1 + len(_varint_bytes(inner)) + inner
+
+
+def pack(partition_key: str, payloads: list[bytes], max_record_bytes: int) -> list[tuple[bytes, int]]:
+    """Split one key's payloads, in order, into Kinesis records of at most ``max_record_bytes``
+    (partition key included): ``[(record data, how many user records it holds), ...]``.
+
+    A run of one user record goes out as the plain record (no aggregation overhead) unless its data
+    starts with the KPL magic and would be taken for an aggregate; a payload too large to aggregate
+    goes out plain too (Kinesis itself refuses one over the limit).
+    """
+    key_bytes = len(partition_key.encode())
+    base = _OVERHEAD + len(_length_delimited(1, partition_key.encode()))
+    records: list[tuple[bytes, int]] = []
+    run: list[bytes] = []
+    size = base
+
+    def flush() -> None:
+        if len(run) == 1 and not is_aggregated(run[0]):
+            records.append((run[0], 1))
+        elif run:
+            records.append((aggregate(partition_key, run), len(run)))
+
+    for data in payloads:
+        added = entry_size(len(data))
+        if key_bytes + base + added > max_record_bytes:  # never fits an aggregate: alone and plain
+            flush()
+            run, size = [], base
+            records.append((data, 1))
+            continue
+        if run and key_bytes + size + added > max_record_bytes:
+            flush()
+            run, size = [], base
+        run.append(data)
+        size += added
+    flush()
     return records
