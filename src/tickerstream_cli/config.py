@@ -16,10 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tickerstream_local.paths import LOCAL_STACK_FILE
-
-# Where to look for local.json instead of the repository's .tickerstream/ (tests, several stacks).
-LOCAL_STACK_ENV = "TICKERSTREAM_LOCAL_STACK_FILE"
+from tickerstream_local.paths import LOCAL_STACK_ENV, LOCAL_STACK_FILE
 LOCAL_REGION = "us-east-1"
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -64,7 +61,7 @@ def explain_code(name: str, message: str = "") -> ConfigError | None:
 
 
 def local_stack_file() -> Path:
-    return Path(os.environ.get(LOCAL_STACK_ENV) or LOCAL_STACK_FILE)
+    return Path(os.environ.get(LOCAL_STACK_ENV) or LOCAL_STACK_FILE)  # read at each call: tests set it
 
 
 def local_stack(path: Path | None = None) -> dict[str, Any] | None:
