@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from tickerstream_local.cognito import pool_signing_key
 from tickerstream_local.stack import PROVISIONERS, Deployment, provisioner
 
 
@@ -53,6 +54,7 @@ def _user_pool(deployment: Deployment, logical_id: str, props: dict[str, Any]) -
     pool = deployment.client("cognito-idp").create_user_pool(**request)["UserPool"]
     pool_id = pool["Id"]
     region = deployment.ctx.region
+    pool_signing_key(deployment, pool_id)  # this stack's own token key, not the one moto ships
     if "SOFTWARE_TOKEN_MFA" in (props.get("EnabledMfas") or []) and props.get("MfaConfiguration", "OFF") != "OFF":
         deployment.client("cognito-idp").set_user_pool_mfa_config(
             UserPoolId=pool_id,

@@ -44,6 +44,8 @@ class Deployment:
     physical: dict[str, str] = field(default_factory=dict)  # logical id -> physical name (for people)
     # What Lambda's environment adds to every function here: the local endpoint and region.
     runtime_environment: dict[str, str] = field(default_factory=dict)
+    # User pool id -> the key this local stack signs that pool's tokens with (cognito.SigningKey).
+    signing_keys: dict[str, Any] = field(default_factory=dict, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
