@@ -37,7 +37,11 @@ def _fake_id(deployment: Deployment, logical_id: str, length: int = 10) -> str:
 def _user_pool(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> None:
     request: dict[str, Any] = {"PoolName": props.get("UserPoolName") or deployment.name_for(logical_id)}
     request.update(_pick(props, "UsernameAttributes", "AutoVerifiedAttributes", "MfaConfiguration",
-                         "UsernameConfiguration", "AccountRecoverySetting", "DeletionProtection"))
+                         "UsernameConfiguration", "AccountRecoverySetting", "DeletionProtection",
+                         "UserAttributeUpdateSettings"))
+    if "AdminCreateUserConfig" in props:  # whether people may sign themselves up (moto keeps, not enforces, it)
+        request["AdminCreateUserConfig"] = {
+            "AllowAdminCreateUserOnly": bool(props["AdminCreateUserConfig"].get("AllowAdminCreateUserOnly", False))}
     policy = (props.get("Policies") or {}).get("PasswordPolicy")
     if policy:
         request["Policies"] = {
