@@ -19,22 +19,29 @@ logger = Logger()
 metrics = Metrics()
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """A part of the event as Cognito sends it (an object); anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = event.get("request") or {}
+    request = _mapping(event.get("request"))
     logger.append_keys(
         trigger=event.get("triggerSource"),
         user=event.get("userName"),
         user_pool_id=event.get("userPoolId"),
-        client_id=(event.get("callerContext") or {}).get("clientId"),
+        client_id=_mapping(event.get("callerContext")).get("clientId"),
     )
     metrics.add_metric("SignInAttempts", MetricUnit.Count, 1)
     try:
-        check_sign_in(request.get("userAttributes") or {})
+        check_sign_in(request.get("userAttributes"))
     except SignInRefused:
         metrics.add_metric("FailedSignIns", MetricUnit.Count, 1)
-        logger.warning("Sign-in refused", reason="suspended")
+        readable = isinstance(request.get("userAttributes"), dict | None)
+        logger.warning("Sign-in refused", reason="suspended" if readable else "unreadable attributes")
         raise
     logger.info("Sign-in attempt")
     return event

@@ -17,12 +17,15 @@ USER_SCOPES = [scope for scope in os.environ.get("USER_SCOPES", "").split(",") i
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    caller = event.get("callerContext")
     logger.append_keys(trigger=event.get("triggerSource"), user=event.get("userName"),
-                       client_id=(event.get("callerContext") or {}).get("clientId"))
+                       client_id=caller.get("clientId") if isinstance(caller, dict) else None)
     try:
         event = respond(event, DEFAULT_TIER, USER_SCOPES)
     except TokenRefused:
-        logger.warning("Token refused", reason="suspended")
+        request = event.get("request")
+        attributes = request.get("userAttributes") if isinstance(request, dict) else None
+        logger.warning("Token refused", reason="suspended" if isinstance(attributes, dict | None) else "unreadable attributes")
         raise
     details = event["response"].get("claimsAndScopeOverrideDetails") or {}
     tier = ((details.get("idTokenGeneration") or event["response"].get("claimsOverrideDetails") or {})

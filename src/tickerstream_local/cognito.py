@@ -1,9 +1,10 @@
 """Local Cognito pieces moto lacks: the `/oauth2/token` endpoint, triggers around sign-in, and the
 REST API Cognito authorizer's token checks.
 
-Tokens are RS256 JWTs signed with the key moto signs its own tokens with (kid `dummy`), so every token
-— moto's from initiate_auth and ours from client_credentials — verifies against the pool's JWKS that
-moto serves at `/<pool_id>/.well-known/jwks.json`.
+Every token the local stack hands out is an RS256 JWT signed with a key of the local pool's own,
+generated when the stack is provisioned (SigningKey). moto signs its tokens with a private key it ships
+in its package (moto/cognitoidp/resources/jwks-private.json), which anyone can read and forge tokens
+with; so the local authorizer trusts only the pool's own key, and sign_in() re-signs what moto issues.
 """
 
 from __future__ import annotations
@@ -12,29 +13,50 @@ import base64
 import binascii
 import json
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+from jwt.algorithms import RSAAlgorithm
 
 from tickerstream_local.functions import Handler
 from tickerstream_local.handlers import function_for_arn, local_context, resolve_handler
 
-KID = "dummy"  # the kid of moto's key (moto/cognitoidp/resources/jwks-*.json)
 UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
 
-def _moto_resource(name: str) -> dict[str, Any]:
-    from moto.utilities.utils import load_resource
+@dataclass(frozen=True)
+class SigningKey:
+    """One local user pool's token key: RS256, 2048 bits, made fresh for each local stack."""
 
-    return load_resource(f"cognitoidp/resources/{name}")
+    private_key: Any  # cryptography RSAPrivateKey
+    kid: str
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        return cls(rsa.generate_private_key(public_exponent=65537, key_size=2048), uuid.uuid4().hex)
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
+
+    def public_jwk(self) -> dict[str, Any]:
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        return {"alg": "RS256", "e": jwk["e"], "kid": self.kid, "kty": "RSA", "n": jwk["n"], "use": "sig"}
+
+    def jwks(self) -> dict[str, Any]:
+        """The pool's JWKS document, as Cognito serves it at /<pool_id>/.well-known/jwks.json."""
+        return {"keys": [self.public_jwk()]}
 
 
-def signing_key() -> Any:
-    """moto's private RSA key (the one it signs user pool tokens with), as a pyjwt key."""
-    return jwt.PyJWK(_moto_resource("jwks-private.json"), algorithm="RS256").key
+def pool_signing_key(deployment: Any, pool_id: str) -> SigningKey:
+    """The local stack's key for this pool (made at provisioning; made here for a deployment that was not)."""
+    keys = deployment.signing_keys
+    if pool_id not in keys:
+        keys[pool_id] = SigningKey.generate()
+    return keys[pool_id]
 
 
 def issuer(region: str, pool_id: str) -> str:
@@ -54,6 +76,7 @@ class PoolConfig:
     client_logical_ids: dict[str, str] = field(default_factory=dict)  # logical id -> client id
     triggers: dict[str, str] = field(default_factory=dict)  # PreAuthentication etc. -> function logical id
     token_trigger_version: str = "V1_0"
+    signing_key: SigningKey = field(default_factory=SigningKey.generate, repr=False)
 
     @property
     def issuer(self) -> str:
@@ -80,7 +103,8 @@ def user_pools(deployment: Any) -> list[str]:
 def pool_config(deployment: Any, logical_id: str) -> PoolConfig:
     resources = deployment.template["Resources"]
     pool_id = deployment.ctx.refs[logical_id]
-    config = PoolConfig(logical_id, pool_id, deployment.ctx.region)
+    config = PoolConfig(logical_id, pool_id, deployment.ctx.region,
+                        signing_key=pool_signing_key(deployment, pool_id))
     idp = deployment.client("cognito-idp")
     for lid, resource in resources.items():
         if resource.get("Type") != "AWS::Cognito::UserPoolClient" or lid not in deployment.ctx.refs:
@@ -174,7 +198,7 @@ def client_credentials_token(
         "jti": str(uuid.uuid4()),
         "client_id": client_id,
     }
-    token = jwt.encode(claims, signing_key(), algorithm="RS256", headers={"kid": KID})
+    token = pool.signing_key.sign(claims)
     return {"access_token": token, "expires_in": expires_in, "token_type": "Bearer"}
 
 
@@ -210,17 +234,18 @@ def _run_trigger(deployment: Any, pool: PoolConfig, name: str, event: dict[str, 
         raise TriggerError(f"{name} failed with error {exc}.") from exc
 
 
-def _resign(token: str, changes: dict[str, Any], suppress: list[str], scopes_add: list[str] | None = None,
-            scopes_suppress: list[str] | None = None) -> str:
+def _resign(pool: PoolConfig, token: str, changes: dict[str, Any] | None = None, suppress: list[str] | None = None,
+            scopes_add: list[str] | None = None, scopes_suppress: list[str] | None = None) -> str:
+    """moto's token with the trigger's changes, signed with the pool's own key instead of moto's."""
     claims = jwt.decode(token, options={"verify_signature": False})
-    claims.update(changes)
-    for name in suppress:
+    claims.update(changes or {})
+    for name in suppress or []:
         claims.pop(name, None)
     if scopes_add or scopes_suppress:
         scopes = [s for s in claims.get("scope", "").split() if s not in (scopes_suppress or [])]
         scopes += [s for s in scopes_add or [] if s not in scopes]
         claims["scope"] = " ".join(scopes)
-    return jwt.encode(claims, signing_key(), algorithm="RS256", headers={"kid": KID})
+    return pool.signing_key.sign(claims)
 
 
 def sign_in(
@@ -255,6 +280,8 @@ def sign_in(
     if "AuthenticationResult" not in result:
         return result  # a challenge (NEW_PASSWORD_REQUIRED, MFA): passed through
     tokens = dict(result["AuthenticationResult"])
+    # moto signed these with its published key: the local authorizer refuses that, so sign them again.
+    tokens["IdToken"], tokens["AccessToken"] = _resign(pool, tokens["IdToken"]), _resign(pool, tokens["AccessToken"])
     if "PreTokenGeneration" in pool.triggers:
         groups = [g["GroupName"] for g in idp.admin_list_groups_for_user(
             UserPoolId=pool.pool_id, Username=canonical).get("Groups", [])]
@@ -271,16 +298,16 @@ def sign_in(
         if v2 and details:
             id_part = details.get("idTokenGeneration") or {}
             access_part = details.get("accessTokenGeneration") or {}
-            tokens["IdToken"] = _resign(tokens["IdToken"], id_part.get("claimsToAddOrOverride") or {},
+            tokens["IdToken"] = _resign(pool, tokens["IdToken"], id_part.get("claimsToAddOrOverride") or {},
                                         id_part.get("claimsToSuppress") or [])
             tokens["AccessToken"] = _resign(
-                tokens["AccessToken"], access_part.get("claimsToAddOrOverride") or {},
+                pool, tokens["AccessToken"], access_part.get("claimsToAddOrOverride") or {},
                 access_part.get("claimsToSuppress") or [], access_part.get("scopesToAdd"),
                 access_part.get("scopesToSuppress"))
         elif not v2:
             override = (event.get("response") or {}).get("claimsOverrideDetails") or {}
             if override:
-                tokens["IdToken"] = _resign(tokens["IdToken"], override.get("claimsToAddOrOverride") or {},
+                tokens["IdToken"] = _resign(pool, tokens["IdToken"], override.get("claimsToAddOrOverride") or {},
                                             override.get("claimsToSuppress") or [])
     if "PostAuthentication" in pool.triggers:
         _run_trigger(deployment, pool, "PostAuthentication",
@@ -303,23 +330,19 @@ class Unauthorized(Exception):
 
 
 class JwksCache:
-    """The pool's JWKS, fetched from moto's server (or moto's bundled public key when in-process)."""
+    """The keys the local authorizer trusts: each pool's own (SigningKey), never moto's.
 
-    def __init__(self, endpoint_url: str | None) -> None:
+    moto serves its bundled public key at /<pool_id>/.well-known/jwks.json, and the private half ships
+    with moto, so that document is deliberately not fetched. `endpoint_url` is accepted for callers that
+    still pass it, and unused.
+    """
+
+    def __init__(self, endpoint_url: str | None = None) -> None:
         self.endpoint_url = endpoint_url
-        self._keys: dict[str, dict[str, Any]] = {}
 
-    def key(self, pool_id: str, kid: str) -> Any:
-        if pool_id not in self._keys:
-            if self.endpoint_url:
-                url = f"{self.endpoint_url}/{pool_id}/.well-known/jwks.json"
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    document = json.load(response)
-            else:
-                document = _moto_resource("jwks-public.json")
-            self._keys[pool_id] = {k["kid"]: k for k in document["keys"]}
-        jwk = self._keys[pool_id].get(kid)
-        if jwk is None:
+    def key(self, pool: PoolConfig, kid: str) -> Any:
+        jwk = pool.signing_key.public_jwk()
+        if kid != jwk["kid"]:
             raise Unauthorized(reason=f"unknown kid {kid!r}")
         return jwt.PyJWK(jwk, algorithm="RS256").key
 
@@ -348,7 +371,7 @@ def authorize(
     if header.get("alg") != "RS256":
         raise Unauthorized(reason=f"alg {header.get('alg')!r} not accepted")
     try:
-        key = jwks.key(pool.pool_id, header.get("kid", ""))
+        key = jwks.key(pool, str(header.get("kid", "")))
         claims = jwt.decode(
             token, key, algorithms=["RS256"], issuer=pool.issuer,
             options={"require": ["exp", "iss", "token_use"], "verify_aud": False},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from tickerstream_local.cognito import pool_signing_key
 from tickerstream_local.stack import PROVISIONERS, Deployment, provisioner
 
 
@@ -36,7 +37,11 @@ def _fake_id(deployment: Deployment, logical_id: str, length: int = 10) -> str:
 def _user_pool(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> None:
     request: dict[str, Any] = {"PoolName": props.get("UserPoolName") or deployment.name_for(logical_id)}
     request.update(_pick(props, "UsernameAttributes", "AutoVerifiedAttributes", "MfaConfiguration",
-                         "UsernameConfiguration", "AccountRecoverySetting", "DeletionProtection"))
+                         "UsernameConfiguration", "AccountRecoverySetting", "DeletionProtection",
+                         "UserAttributeUpdateSettings"))
+    if "AdminCreateUserConfig" in props:  # whether people may sign themselves up (moto keeps, not enforces, it)
+        request["AdminCreateUserConfig"] = {
+            "AllowAdminCreateUserOnly": bool(props["AdminCreateUserConfig"].get("AllowAdminCreateUserOnly", False))}
     policy = (props.get("Policies") or {}).get("PasswordPolicy")
     if policy:
         request["Policies"] = {
@@ -53,6 +58,7 @@ def _user_pool(deployment: Deployment, logical_id: str, props: dict[str, Any]) -
     pool = deployment.client("cognito-idp").create_user_pool(**request)["UserPool"]
     pool_id = pool["Id"]
     region = deployment.ctx.region
+    pool_signing_key(deployment, pool_id)  # this stack's own token key, not the one moto ships
     if "SOFTWARE_TOKEN_MFA" in (props.get("EnabledMfas") or []) and props.get("MfaConfiguration", "OFF") != "OFF":
         deployment.client("cognito-idp").set_user_pool_mfa_config(
             UserPoolId=pool_id,

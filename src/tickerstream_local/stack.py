@@ -2,7 +2,8 @@
 
 Each resource type has a provisioner; resources are created in dependency order (a resource whose
 properties refer to one not yet created waits for the next pass). Types with no local meaning
-(log groups, queue policies, layers) are recorded but not created.
+(queue policies, layers) are recorded but not created; log groups are recorded with the name and ARN
+CloudFormation would give them (function roles name them), and not created either.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ Provisioner = Callable[["Deployment", str, dict[str, Any]], None]
 PROVISIONERS: dict[str, Provisioner] = {}
 # Types that exist only as configuration here: their settings are read by the local runtimes.
 CONFIGURATION_ONLY = {
-    "AWS::Logs::LogGroup",
     "AWS::SQS::QueuePolicy",
     "AWS::Serverless::LayerVersion",
 }
@@ -44,6 +44,8 @@ class Deployment:
     physical: dict[str, str] = field(default_factory=dict)  # logical id -> physical name (for people)
     # What Lambda's environment adds to every function here: the local endpoint and region.
     runtime_environment: dict[str, str] = field(default_factory=dict)
+    # User pool id -> the key this local stack signs that pool's tokens with (cognito.SigningKey).
+    signing_keys: dict[str, Any] = field(default_factory=dict, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -194,3 +196,10 @@ def _function(deployment: Deployment, logical_id: str, props: dict[str, Any]) ->
     # Functions run in-process (see functions.py); here they only get their names.
     name = props.get("FunctionName") or deployment.name_for(logical_id)
     deployment.record(logical_id, name, Arn=_arn(deployment, "lambda", f"function:{name}"))
+
+
+@provisioner("AWS::Logs::LogGroup")
+def _log_group(deployment: Deployment, logical_id: str, props: dict[str, Any]) -> None:
+    # Functions here log to the terminal; the group's name and ARN are kept for the references to it.
+    name = props.get("LogGroupName") or deployment.name_for(logical_id)
+    deployment.record(logical_id, name, Arn=_arn(deployment, "logs", f"log-group:{name}:*"))

@@ -108,11 +108,32 @@ def test_machine_client_can_only_use_client_credentials(cfn):
     assert client["AccessTokenValidity"] == {"Ref": "MachineTokenValidityMinutes"}
 
 
-def test_user_client_has_no_secret_and_cannot_write_admin_attributes(cfn):
+def test_user_client_has_no_secret_and_cannot_write_admin_attributes_or_the_email(cfn):
     client = cfn["Resources"]["UserClient"]["Properties"]
     assert client["GenerateSecret"] is False
     assert set(client["ExplicitAuthFlows"]) == {"ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
+    # Never empty: Cognito reads a missing or empty list as "every standard attribute is writable".
+    assert client["WriteAttributes"]
     assert not any(a.startswith("custom:") for a in client["WriteAttributes"])
+    # No trigger sees an attribute change, so a user-written e-mail would escape AllowedEmailDomains.
+    assert not {"email", "email_verified"} & set(client["WriteAttributes"])
+
+
+def test_self_sign_up_is_closed_unless_email_domains_are_allowed(cfn):
+    template = sam_template()
+    pool = cfn["Resources"]["UserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": {"Fn::If": ["AllowsSelfSignUp", False, True]}}
+    assert template["Conditions"]["AllowsSelfSignUp"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AllowedEmailDomains"}, ""]}]}
+    assert template["Parameters"]["AllowedEmailDomains"]["Default"] == ""  # closed by default
+    # The trigger enforcing the list gets the same parameter.
+    env = template["Resources"]["CognitoPreSignUp"]["Properties"]["Environment"]["Variables"]
+    assert env["ALLOWED_EMAIL_DOMAINS"] == {"Ref": "AllowedEmailDomains"}
+
+
+def test_a_changed_email_counts_only_once_verified(cfn):
+    pool = cfn["Resources"]["UserPool"]["Properties"]
+    assert pool["UserAttributeUpdateSettings"] == {"AttributesRequireVerificationBeforeUpdate": ["email"]}
+    assert pool["AutoVerifiedAttributes"] == ["email"]
 
 
 def test_user_pool_policy_mfa_protection_and_triggers(cfn):
@@ -149,8 +170,10 @@ def test_each_function_logs_to_its_own_group_with_retention(cfn, logical_id):
 
 
 def statements_of(cfn, logical_id):
+    """What the function's role allows beyond writing its own log group and X-Ray traces."""
     role = cfn["Resources"][f"{logical_id}Role"]["Properties"]
-    return [s for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+    return [s for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]
+            if policy["PolicyName"] != "own-log-group-and-traces"]
 
 
 def test_ingest_may_only_put_records_and_query_may_only_read(cfn):
@@ -159,7 +182,7 @@ def test_ingest_may_only_put_records_and_query_may_only_read(cfn):
     assert all(s["Resource"] == {"Fn::GetAtt": ["QuoteStream", "Arn"]} for s in ingest)
     query = statements_of(cfn, "ApiQuery")
     actions = {(s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"])) for s in query}
-    assert actions == {"dynamodb:GetItem", "dynamodb:Query"}
+    assert actions == {"dynamodb:GetItem", "dynamodb:Query", ("kms:Decrypt", "kms:DescribeKey")}
     for logical_id in TRIGGERS:
         assert statements_of(cfn, logical_id) == []  # triggers need no AWS API at all
 
@@ -177,3 +200,17 @@ def test_outputs_name_what_clients_need():
     outputs = sam_template()["Outputs"]
     assert {"ApiUrl", "UserPoolId", "UserPoolDomain", "TokenUrl", "MachineClientId", "UserClientId"} <= set(outputs)
     assert outputs["TokenUrl"]["Value"]["Fn::Sub"].endswith("/oauth2/token")
+
+
+@pytest.mark.parametrize(("domains", "admin_only"), [("", True), ("example.com", False)])
+def test_the_local_pool_follows_the_sign_up_setting(aws, domains, admin_only):
+    from tickerstream_local.stack import deploy
+
+    deployment = deploy(aws, parameter_overrides={"AllowedEmailDomains": domains})
+    idp = deployment.client("cognito-idp")
+    pool = idp.describe_user_pool(UserPoolId=deployment.ctx.refs["UserPool"])["UserPool"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is admin_only
+    assert pool["UserAttributeUpdateSettings"]["AttributesRequireVerificationBeforeUpdate"] == ["email"]
+    client = idp.describe_user_pool_client(UserPoolId=deployment.ctx.refs["UserPool"],
+                                           ClientId=deployment.ctx.refs["UserClient"])["UserPoolClient"]
+    assert "email" not in client["WriteAttributes"]

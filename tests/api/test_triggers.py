@@ -27,17 +27,48 @@ def emitted_metrics(text: str) -> dict[str, list[float]]:
     return out
 
 
-def test_pre_signup_allows_listed_domains_and_any_when_the_list_is_empty(capsys):
+def test_pre_signup_allows_listed_domains(capsys):
     module = trigger("CognitoPreSignUp", {"ALLOWED_EMAIL_DOMAINS": "Example.com, example.org"})
     event = load_event("cognito_pre_signup/sign-up.json")
     assert module.handler(event, LocalContext("t")) is event
     assert event["response"] == {}  # never auto-confirms
 
-    module = trigger("CognitoPreSignUp", {"ALLOWED_EMAIL_DOMAINS": ""})
-    assert module.handler(load_event("cognito_pre_signup/sign-up-other-domain.json"), LocalContext("t"))
+
+@pytest.mark.parametrize("source", ["PreSignUp_SignUp", "PreSignUp_ExternalProvider", "PreSignUp_Unknown", None])
+def test_with_no_allowed_domains_self_sign_up_is_refused(capsys, source):
+    from tickerstream_local.template import parameter_defaults
+
+    default = parameter_defaults()["AllowedEmailDomains"]  # the template's default
+    module = trigger("CognitoPreSignUp", {"ALLOWED_EMAIL_DOMAINS": default})
+    assert module.ALLOWED_DOMAINS == frozenset()
+    event = load_event("cognito_pre_signup/sign-up.json")
+    event["triggerSource"] = source
+    module.metrics.clear_metrics()
+    with pytest.raises(Exception, match="Self sign-up is closed: ask an administrator"):
+        module.handler(event, LocalContext("t"))
+    assert emitted_metrics(capsys.readouterr().out) == {"SignUpsRefused": [1.0]}
 
 
-@pytest.mark.parametrize("email", ["someone@evil-example.com", "someone@sub.example.com", "someone@example.com.evil.io", "no-at-sign"])
+@pytest.mark.parametrize("domains", ["", "example.com"])
+def test_administrators_create_users_at_any_domain(capsys, domains):
+    module = trigger("CognitoPreSignUp", {"ALLOWED_EMAIL_DOMAINS": domains})
+    event = load_event("cognito_pre_signup/admin-create-user.json")  # partner-example.net, not listed
+    assert module.handler(event, LocalContext("t")) is event
+
+
+@pytest.mark.parametrize("domains", ["", "example.com"])
+def test_an_administrator_source_does_not_open_self_sign_up(capsys, domains):
+    """Only Cognito's exact PreSignUp_AdminCreateUser source skips the list; look-alikes are checked."""
+    module = trigger("CognitoPreSignUp", {"ALLOWED_EMAIL_DOMAINS": domains})
+    event = load_event("cognito_pre_signup/admin-create-user.json")
+    event["triggerSource"] = "presignup_admincreateuser"
+    with pytest.raises(Exception, match="closed|limited to"):
+        module.handler(event, LocalContext("t"))
+
+
+@pytest.mark.parametrize("email", ["someone@evil-example.com", "someone@sub.example.com", "someone@example.com.evil.io",
+                                   "no-at-sign", "@example.com", "someone@", "a@b@evil.io", "someone@exam ple.com",
+                                   "someone@ex\u0430mple.com", "someone@example.co"])
 def test_pre_signup_refuses_other_domains_with_a_clear_message(capsys, email):
     module = trigger("CognitoPreSignUp", {"ALLOWED_EMAIL_DOMAINS": "example.com"})
     event = load_event("cognito_pre_signup/sign-up-other-domain.json")
@@ -48,6 +79,18 @@ def test_pre_signup_refuses_other_domains_with_a_clear_message(capsys, email):
         module.handler(event, LocalContext("t"))
     assert emitted_metrics(capsys.readouterr().out) == {"SignUpsRefused": [1.0]}
     assert email not in stream.getvalue()  # the domain is logged, never the address
+
+
+@pytest.mark.parametrize("request_part", [
+    None, [], "x", {"userAttributes": None}, {"userAttributes": ["email", "a@example.com"]},
+    {"userAttributes": {"email": 42}}, {"userAttributes": {"email": ["a@example.com"]}}, {"userAttributes": {}},
+])
+def test_pre_signup_refuses_an_event_without_a_readable_address(capsys, request_part):
+    module = trigger("CognitoPreSignUp", {"ALLOWED_EMAIL_DOMAINS": "example.com"})
+    event = load_event("cognito_pre_signup/sign-up.json")
+    event["request"] = request_part
+    with pytest.raises(module.SignUpRefused, match=r"^Sign-up needs a valid e-mail address\.$"):
+        module.handler(event, LocalContext("t"))
 
 
 def test_pre_authentication_lets_active_users_through_and_counts_the_attempt(capsys):
@@ -136,3 +179,101 @@ def test_suspended_users_cannot_refresh_their_tokens():
     module = trigger("CognitoPreTokenGeneration", {"DEFAULT_TIER": "free", "USER_SCOPES": "tickerstream/quotes.read"})
     with pytest.raises(Exception, match="not allowed"):
         module.handler(load_event("cognito_pre_token_generation/refresh-suspended-v2.json"), LocalContext("t"))
+
+
+@pytest.mark.parametrize("attributes", ["custom:suspended=true", ["custom:suspended", "true"], 7])
+def test_pre_authentication_refuses_attributes_it_cannot_read(capsys, attributes):
+    module = trigger("CognitoPreAuthentication")
+    event = load_event("cognito_pre_authentication/sign-in.json")
+    event["request"]["userAttributes"] = attributes
+    stream = capture_logs(module)
+    with pytest.raises(module.SignInRefused, match="not allowed"):
+        module.handler(event, LocalContext("t"))
+    assert any(l.get("reason") == "unreadable attributes" for l in log_lines(stream.getvalue()))
+
+
+@pytest.mark.parametrize("value", ["TRUE", " yes ", "1", "true"])
+def test_pre_authentication_reads_suspension_however_it_is_spelled(capsys, value):
+    module = trigger("CognitoPreAuthentication")
+    event = load_event("cognito_pre_authentication/sign-in.json")
+    event["request"]["userAttributes"]["custom:suspended"] = value
+    with pytest.raises(module.SignInRefused):
+        module.handler(event, LocalContext("t"))
+
+
+def test_post_authentication_audits_a_malformed_event_without_failing_the_sign_in(capsys):
+    module = trigger("CognitoPostAuthentication")
+    event = {"triggerSource": "PostAuthentication_Authentication", "request": ["not", "an", "object"],
+             "callerContext": "x", "userName": "u"}
+    result, stream = run(module, event)
+    assert result is event
+    [audit] = [l for l in log_lines(stream.getvalue()) if l.get("audit") == "sign_in"]
+    assert (audit["user"], audit.get("sub"), audit.get("client_id"), audit["new_device_used"]) == ("u", None, None, False)
+
+
+def test_pre_token_generation_ignores_malformed_groups_and_scopes_and_refuses_unreadable_attributes():
+    module = trigger("CognitoPreTokenGeneration", {"DEFAULT_TIER": "free", "USER_SCOPES": "tickerstream/quotes.read"})
+    event = load_event("cognito_pre_token_generation/token-v2.json")
+    event["request"]["groupConfiguration"]["groupsToOverride"] = [{"tier": "x"}, 3, "tier-enterprise"]
+    event["request"]["scopes"] = [["tickerstream/quotes.read"], None]
+    details = module.handler(event, LocalContext("t"))["response"]["claimsAndScopeOverrideDetails"]
+    assert details["idTokenGeneration"]["claimsToAddOrOverride"] == {"tickerstream:tier": "enterprise"}
+    assert details["accessTokenGeneration"]["scopesToAdd"] == ["tickerstream/quotes.read"]
+
+    event = load_event("cognito_pre_token_generation/token-v2.json")
+    event["request"]["userAttributes"] = "custom:suspended=true"
+    with pytest.raises(module.TokenRefused, match="not allowed"):
+        module.handler(event, LocalContext("t"))
+
+
+# --- every trigger, any event shape: pass it on or refuse it clearly, never crash ----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                    max_leaves=8)
+ATTRIBUTES = st.one_of(JSON, st.dictionaries(
+    st.sampled_from(["email", "sub", "custom:suspended", "custom:tier", "email_verified"]), JSON, max_size=4))
+EVENTS = st.fixed_dictionaries(
+    {"triggerSource": st.one_of(JSON, st.sampled_from(["PreSignUp_SignUp", "PreSignUp_AdminCreateUser",
+                                                       "TokenGeneration_RefreshTokens"])),
+     "request": st.one_of(JSON, st.fixed_dictionaries(
+         {"userAttributes": ATTRIBUTES,
+          "groupConfiguration": st.one_of(JSON, st.fixed_dictionaries({"groupsToOverride": JSON})),
+          "scopes": JSON})),
+     "version": st.sampled_from(["1", "2", 2, None]),
+     "callerContext": JSON, "userName": JSON, "response": JSON})
+REFUSALS = {
+    "CognitoPreSignUp": ("SignUpRefused", r"^(Sign-up needs a valid e-mail address\.|Self sign-up is closed: .*|Sign-up is limited to e-mail addresses at: example\.com\.)$"),
+    "CognitoPreAuthentication": ("SignInRefused", r"^Sign-in is not allowed for this account\. Contact your administrator\.$"),
+    "CognitoPostAuthentication": (None, None),
+    "CognitoPreTokenGeneration": ("TokenRefused", r"^Sign-in is not allowed for this account\. Contact your administrator\.$"),
+}
+
+
+@pytest.mark.parametrize("function", sorted(REFUSALS))
+@pytest.mark.parametrize("domains", ["", "example.com"])
+def test_any_event_shape_is_passed_on_or_refused_with_the_triggers_own_message(function, domains):
+    import re
+
+    module = trigger(function, {"ALLOWED_EMAIL_DOMAINS": domains, "DEFAULT_TIER": "free",
+                                "USER_SCOPES": "tickerstream/quotes.read"})
+    refusal, message = REFUSALS[function]
+    if function == "CognitoPreSignUp" and not domains:
+        message = message.replace(r"example\.com", "")
+    capture_logs(module)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(EVENTS)
+    def check(event):
+        try:
+            result = module.handler(event, LocalContext("t"))
+        except Exception as exc:  # noqa: BLE001 - the property: only the trigger's own refusal
+            assert refusal and type(exc).__name__ == refusal, repr(exc)
+            assert re.match(message, str(exc)), str(exc)
+        else:
+            assert result is event
+
+    check()

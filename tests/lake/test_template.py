@@ -216,7 +216,13 @@ def test_firehose_writes_only_under_its_prefixes(cfn):
 
 def test_transform_function_needs_no_aws_permissions(cfn):
     role = props(cfn, "FirehoseTransformRole")
-    assert not role.get("Policies")  # only the managed basic-execution and X-Ray policies SAM attaches
+    assert not role.get("ManagedPolicyArns")
+    granted = {a: r for p in role["Policies"] for s in statements(p["PolicyDocument"])
+               for a in as_list(s["Action"]) for r in as_list(s["Resource"])}
+    # Its own log group and X-Ray traces: nothing of the lake.
+    assert granted == {"logs:CreateLogStream": {"Fn::GetAtt": ["FirehoseTransformLogGroup", "Arn"]},
+                       "logs:PutLogEvents": {"Fn::GetAtt": ["FirehoseTransformLogGroup", "Arn"]},
+                       "xray:PutTraceSegments": "*", "xray:PutTelemetryRecords": "*"}
 
 
 # --- data-lake bucket ----------------------------------------------------------------------------

@@ -19,6 +19,9 @@ def is_suspended(attributes: dict[str, Any]) -> bool:
     return str(attributes.get(SUSPENDED_ATTRIBUTE, "")).strip().lower() in _TRUE
 
 
-def check_sign_in(attributes: dict[str, Any]) -> None:
-    if is_suspended(attributes):
+def check_sign_in(attributes: Any) -> None:
+    """Refuse suspended users, and attributes this trigger cannot read (it fails closed)."""
+    if attributes is None:  # Cognito sends no attributes for an unknown user; it fails that sign-in itself
+        attributes = {}
+    if not isinstance(attributes, dict) or is_suspended(attributes):
         raise SignInRefused(REFUSAL_MESSAGE)

@@ -32,14 +32,26 @@ def tier_of(groups: list[str], attributes: dict[str, Any], default: str) -> str:
     return default if default in TIERS else TIERS[0]
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """A part of the event as Cognito sends it (an object); anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value: Any) -> list[str]:
+    """A list of names as Cognito sends it; entries that are not strings are ignored."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
 def respond(event: dict[str, Any], default_tier: str, user_scopes: list[str]) -> dict[str, Any]:
-    request = event.get("request") or {}
-    attributes = request.get("userAttributes") or {}
+    request = _mapping(event.get("request"))
+    attributes = request.get("userAttributes")
     # Refresh-token sign-ins skip PreAuthentication; this trigger runs for them too, so a suspended user
-    # cannot keep a session alive by refreshing.
-    if str(attributes.get(SUSPENDED_ATTRIBUTE, "")).strip().lower() in {"true", "1", "yes"}:
+    # cannot keep a session alive by refreshing. Attributes it cannot read are refused too (fail closed).
+    if attributes is None:
+        attributes = {}
+    if not isinstance(attributes, dict) or str(attributes.get(SUSPENDED_ATTRIBUTE, "")).strip().lower() in {"true", "1", "yes"}:
         raise TokenRefused("Sign-in is not allowed for this account. Contact your administrator.")
-    groups = list((request.get("groupConfiguration") or {}).get("groupsToOverride") or [])
+    groups = _strings(_mapping(request.get("groupConfiguration")).get("groupsToOverride"))
     tier = tier_of(groups, attributes, default_tier)
     claims = {TIER_CLAIM: tier}
 
@@ -47,7 +59,7 @@ def respond(event: dict[str, Any], default_tier: str, user_scopes: list[str]) ->
         # V1_0 events can only change the ID token.
         event["response"] = {"claimsOverrideDetails": {"claimsToAddOrOverride": claims}}
         return event
-    present = set(request.get("scopes") or [])
+    present = set(_strings(request.get("scopes")))
     event["response"] = {
         "claimsAndScopeOverrideDetails": {
             "idTokenGeneration": {"claimsToAddOrOverride": dict(claims)},
