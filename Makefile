@@ -44,7 +44,7 @@ test: setup ## run every test (template lint and checkov included)
 lint: setup ## sam validate --lint, cfn-lint with the serverless rules, checkov
 	$(RUN) sam validate --lint --region $(REGION)
 	$(RUN) cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
-	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation -f template.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 build: setup ## sam build (arm64, python3.13)
 	$(RUN) sam build
