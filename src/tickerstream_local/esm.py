@@ -85,6 +85,17 @@ class InvalidFunctionResponse(Exception):
     pass
 
 
+class DrainTimeout(TimeoutError):
+    """Draining stopped at its deadline with records not yet processed."""
+
+    def __init__(self, mapping: str, timeout: float, unprocessed: int):
+        super().__init__(
+            f"{mapping}: stream not drained within {timeout:g} s: {unprocessed} fetched record(s) not yet "
+            f"processed, and possibly more in the stream"
+        )
+        self.unprocessed = unprocessed
+
+
 def kinesis_event_record(raw: dict[str, Any], shard_id: str, stream_arn: str, region: str) -> dict[str, Any]:
     """A GetRecords record in the shape Lambda passes to the function."""
     sequence = raw["SequenceNumber"]
@@ -205,6 +216,23 @@ class EventSourceMapping:
         shards = self.kinesis.list_shards(StreamName=self.stream_name)["Shards"]
         self.shards = [ShardPoller(self, shard["ShardId"]) for shard in shards]
         self._lock = threading.Lock()
+        self._paused = threading.Event()
+        self._deadline: float | None = None  # monotonic; set while draining against a bound
+
+    # -- control ---------------------------------------------------------------------------------
+    def pause(self) -> None:
+        """Stop polling (like disabling the mapping); records pile up in the stream until resume()."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
 
     # -- driving ---------------------------------------------------------------------------------
     def poll_once(self, flush: bool = False) -> int:
@@ -213,29 +241,38 @@ class EventSourceMapping:
         with self._lock:
             for shard in self.shards:
                 fetched += shard.fetch(eager=flush)
-                while batch := shard.ready_batch(flush):
+                while not self._past_deadline() and (batch := shard.ready_batch(flush)):
                     self._process_batch(shard, batch)
         return fetched
 
     def drain(self, timeout: float = 60.0) -> None:
-        """Process everything currently in the stream, flushing partial batches (for demos and tests)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            fetched = self.poll_once(flush=True)
-            if not fetched and not any(shard.pending for shard in self.shards):
-                return
-        raise TimeoutError(f"{self.function_id}/{self.event_name}: stream not drained in {timeout}s")
+        """Process everything now in the stream, flushing partial batches, even while paused.
+
+        Raises DrainTimeout if that takes longer than `timeout`: the invocation in flight then finishes,
+        no further one starts, and the records not processed stay pending.
+        """
+        self._deadline = time.monotonic() + timeout
+        try:
+            while True:
+                fetched = self.poll_once(flush=True)
+                unprocessed = sum(len(shard.pending) for shard in self.shards)
+                if not fetched and not unprocessed:
+                    return
+                if self._past_deadline():
+                    raise DrainTimeout(f"{self.function_id}/{self.event_name}", timeout, unprocessed)
+        finally:
+            self._deadline = None
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            if not self.poll_once():
+            if self._paused.is_set() or not self.poll_once():
                 stop.wait(IDLE_WAIT)
 
     # -- one batch, with Lambda's error handling --------------------------------------------------
     def _process_batch(self, shard: ShardPoller, records: list[dict[str, Any]]) -> None:
         size = self.settings.tumbling_window
         if not size:
-            self._process(shard, records)
+            shard.pending[:0] = self._process(shard, records)
             return
 
         def window_of(record: dict[str, Any]) -> float:
@@ -251,19 +288,28 @@ class EventSourceMapping:
             else:
                 groups.append([record])
         for number, group in enumerate(groups):
+            if self._past_deadline():  # draining against a bound: what is left waits, in order
+                shard.pending[:0] = [record for rest in groups[number:] for record in rest]
+                return
             start = window_of(group[0])
             following = groups[number + 1][0] if number + 1 < len(groups) else (shard.pending[0] if shard.pending else None)
             if shard.window_start != start:
                 shard.window_start, shard.window_state = start, {}
             shard.window_closing = (following is not None and window_of(following) > start) or self.clock() >= start + size
-            self._process(shard, group)
+            left = self._process(shard, group)
+            if left:
+                shard.pending[:0] = left + [record for rest in groups[number + 1 :] for record in rest]
+                return
             if shard.window_closing:
                 shard.window_state = {}
 
-    def _process(self, shard: ShardPoller, records: list[dict[str, Any]]) -> None:
+    def _process(self, shard: ShardPoller, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Invoke for `records` with Lambda's error handling; return those left unprocessed at a deadline."""
         settings = self.settings
         work = [_Batch(records)]
         while work:
+            if self._past_deadline():
+                return [record for left in work for record in left.records]
             batch = work.pop(0)
             batch.records = self._drop_expired(shard, batch)
             if not batch.records:
@@ -293,6 +339,7 @@ class EventSourceMapping:
                 self._give_up(shard, remaining, "RetryAttemptsExhausted", None)
             else:
                 work.insert(0, remaining)
+        return []
 
     def _retries_exhausted(self, batch: _Batch) -> bool:
         return self.settings.max_retries >= 0 and batch.attempts > self.settings.max_retries

@@ -767,7 +767,8 @@ class LocalFirehose:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop the thread, then deliver everything read or buffered; False if that delivery failed."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
@@ -775,8 +776,10 @@ class LocalFirehose:
         if self.flush_on_stop:
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - reported to the caller; the rest of the stop goes on
                 log.exception("%s: final flush failed", self.config.name)
+                return False
+        return True
 
 
 def start_all(deployment: Any, handlers: dict[str, Handler] | None = None, **options: Any) -> list[LocalFirehose]:
