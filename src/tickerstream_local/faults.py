@@ -50,6 +50,11 @@ class Fault:
             raise ValueError("a burst must be shorter than the period it repeats in (count < every)")
 
     @property
+    def calls(self) -> int:
+        """Matching calls seen so far (faulted or not)."""
+        return self._calls
+
+    @property
     def label(self) -> str:
         return f"{self.operation} {'crash' if self.crash else self.code}{' (after commit)' if self.committed else ''}"
 

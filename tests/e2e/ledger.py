@@ -23,7 +23,8 @@ class Ledger:
     highest: dict[str, tuple[str, float]] = field(default_factory=dict)  # ticker -> (position, price)
     applied: int = 0  # sum of the sector summaries' quote counts
     latest: dict[str, tuple[str, float]] = field(default_factory=dict)  # ticker -> stored (position, price)
-    quarantined: int = 0
+    quarantined: int = 0  # distinct records quarantined (by shard, sequence and sub-sequence number)
+    quarantine_messages: int = 0  # messages in the queue (a redelivered batch may quarantine a record again)
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
     failed_batches: int = 0
     lake_lines: int = 0
@@ -126,8 +127,10 @@ def read_ledger(deployment: Any) -> Ledger:
     ledger.applied = sum(int(summary["quote_count"]) for summary in summaries.values())
     ledger.latest = {ticker: (item["position"], float(item["price"])) for ticker, item in latest.items()}
     quarantine = _queue_messages(deployment, "QuarantineQueue")
-    ledger.quarantined = len(quarantine)
-    ledger.quarantine_reasons = Counter(json.loads(m["Body"])["reason"] for m in quarantine)
+    bodies = [json.loads(message["Body"]) for message in quarantine]
+    ledger.quarantine_messages = len(bodies)
+    ledger.quarantined = len({(b["shard_id"], b["sequence_number"], b["sub_sequence_number"]) for b in bodies})
+    ledger.quarantine_reasons = Counter(b["reason"] for b in bodies)
     ledger.failed_batches = len(_queue_messages(deployment, "FailedBatchesQueue"))
     data_prefix, error_prefix = lake_prefixes(deployment)
     lines = [json.loads(line) for line in _lake(deployment, data_prefix)]
