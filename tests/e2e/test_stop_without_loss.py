@@ -38,3 +38,27 @@ def test_stop_delivers_what_is_buffered_and_in_flight(local_aws):
     ledger = read_ledger(stack.deployment)
     assert (ledger.produced, ledger.invalid) == (RECORDS, report.invalid_sent)
     assert ledger.problems() == []
+
+
+def test_a_stop_that_cannot_drain_in_time_says_what_it_left(local_aws, caplog):
+    def failing(event, context):  # QuoteProcessor down: every invocation fails
+        time.sleep(0.05)
+        raise RuntimeError("down")
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        stack = LocalStack(api_port=0, aws_endpoint_url=local_aws.endpoint_url, state_file=None,
+                           handlers={"QuoteProcessor": failing}, stop_timeout=2,
+                           parameter_overrides={"MaximumRetryAttempts": 10000}).start()
+        try:
+            produce(stack.deployment.client("kinesis"), stack.deployment.physical["QuoteStream"],
+                    DemoQuotes(seed=3), count=50)
+        finally:
+            started = time.monotonic()
+            stopped = stack.stop()
+    assert time.monotonic() - started < 2 + 10  # the bound, plus the Firehose flush and moto
+    assert not stopped.complete
+    [problem] = stopped.unfinished
+    assert "QuoteProcessor/QuoteStream: stream not drained within" in problem and "stop bound is 2 s" in problem
+    assert problem in caplog.text
+    # The lake does not depend on QuoteProcessor: its buffers were still delivered.
+    assert sum(stopped.flushed.values()) == 50
