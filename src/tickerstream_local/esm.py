@@ -10,16 +10,14 @@ One poller per shard; ParallelizationFactor > 1 is not simulated (batches of a s
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from tickerstream_local.esm_events import MappingSettings, iso_time, kinesis_event_record, on_failure_message
 from tickerstream_local.functions import LocalContext
 from tickerstream_local.handlers import local_context, resolve_handler
 from tickerstream_local.stack import Deployment
@@ -28,36 +26,6 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # synchronous invoke payload limit
 # Lambda polls each shard at a base rate of once a second, and at once again while a backlog remains.
 BASE_POLL_INTERVAL = 1.0
 IDLE_WAIT = 0.05
-
-
-@dataclass(frozen=True)
-class MappingSettings:
-    stream_arn: str
-    batch_size: int = 100
-    batching_window: float = 0.0
-    starting_position: str = "LATEST"
-    report_item_failures: bool = False
-    bisect: bool = False
-    max_retries: int = -1  # -1 = until the record expires, as in Lambda
-    max_record_age: int = -1
-    on_failure_arn: str | None = None
-    tumbling_window: int = 0
-
-    @classmethod
-    def from_event(cls, props: dict[str, Any]) -> MappingSettings:
-        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-        return cls(
-            stream_arn=props["Stream"],
-            batch_size=int(props.get("BatchSize", 100)),
-            batching_window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-            starting_position=props.get("StartingPosition", "LATEST"),
-            report_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-            bisect=bool(props.get("BisectBatchOnFunctionError", False)),
-            max_retries=int(props.get("MaximumRetryAttempts", -1)),
-            max_record_age=int(props.get("MaximumRecordAgeInSeconds", -1)),
-            on_failure_arn=destination,
-            tumbling_window=int(props.get("TumblingWindowInSeconds", 0)),
-        )
 
 
 @dataclass
@@ -94,32 +62,6 @@ class DrainTimeout(TimeoutError):
             f"processed, and possibly more in the stream"
         )
         self.unprocessed = unprocessed
-
-
-def kinesis_event_record(raw: dict[str, Any], shard_id: str, stream_arn: str, region: str) -> dict[str, Any]:
-    """A GetRecords record in the shape Lambda passes to the function."""
-    sequence = raw["SequenceNumber"]
-    arrival = raw["ApproximateArrivalTimestamp"]
-    return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": raw["PartitionKey"],
-            "sequenceNumber": sequence,
-            "data": base64.b64encode(raw["Data"]).decode(),
-            "approximateArrivalTimestamp": arrival.timestamp() if isinstance(arrival, datetime) else float(arrival),
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{shard_id}:{sequence}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": stream_arn.replace(":kinesis:", ":iam:").split(":stream/")[0] + ":role/local",
-        "awsRegion": region,
-        "eventSourceARN": stream_arn,
-    }
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ShardPoller:
@@ -394,7 +336,7 @@ class EventSourceMapping:
     def _window_fields(self, shard: ShardPoller, records: list[dict[str, Any]]) -> dict[str, Any]:
         start = shard.window_start if shard.window_start is not None else 0.0
         return {
-            "window": {"start": _iso(start), "end": _iso(start + self.settings.tumbling_window)},
+            "window": {"start": iso_time(start), "end": iso_time(start + self.settings.tumbling_window)},
             "state": shard.window_state,
             "shardId": shard.shard_id,
             "eventSourceARN": self.settings.stream_arn,
@@ -408,31 +350,8 @@ class EventSourceMapping:
         self.stats.records_checkpointed += len(records)
         if not self.settings.on_failure_arn:
             return
-        arrivals = [r["kinesis"]["approximateArrivalTimestamp"] for r in records]
-        message = {
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": self.function_arn,
-                "condition": condition,
-                "approximateInvokeCount": batch.attempts,
-            },
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled" if function_error else None,
-            },
-            "version": "1.0",
-            "timestamp": _iso(self.clock()),
-            "KinesisBatchInfo": {
-                "shardId": shard.shard_id,
-                "startSequenceNumber": records[0]["kinesis"]["sequenceNumber"],
-                "endSequenceNumber": records[-1]["kinesis"]["sequenceNumber"],
-                "approximateArrivalOfFirstRecord": _iso(min(arrivals)),
-                "approximateArrivalOfLastRecord": _iso(max(arrivals)),
-                "batchSize": len(records),
-                "streamArn": self.settings.stream_arn,
-            },
-        }
+        message = on_failure_message(self.function_arn, condition, batch.attempts, function_error,
+                                     self.clock(), shard.shard_id, records, self.settings.stream_arn)
         queue_name = self.settings.on_failure_arn.rsplit(":", 1)[-1]
         queue_url = self.sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
