@@ -10,16 +10,14 @@ One poller per shard; ParallelizationFactor > 1 is not simulated (batches of a s
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from tickerstream_local.esm_events import MappingSettings, iso_time, kinesis_event_record, on_failure_message
 from tickerstream_local.functions import LocalContext
 from tickerstream_local.handlers import local_context, resolve_handler
 from tickerstream_local.stack import Deployment
@@ -28,36 +26,6 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # synchronous invoke payload limit
 # Lambda polls each shard at a base rate of once a second, and at once again while a backlog remains.
 BASE_POLL_INTERVAL = 1.0
 IDLE_WAIT = 0.05
-
-
-@dataclass(frozen=True)
-class MappingSettings:
-    stream_arn: str
-    batch_size: int = 100
-    batching_window: float = 0.0
-    starting_position: str = "LATEST"
-    report_item_failures: bool = False
-    bisect: bool = False
-    max_retries: int = -1  # -1 = until the record expires, as in Lambda
-    max_record_age: int = -1
-    on_failure_arn: str | None = None
-    tumbling_window: int = 0
-
-    @classmethod
-    def from_event(cls, props: dict[str, Any]) -> MappingSettings:
-        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-        return cls(
-            stream_arn=props["Stream"],
-            batch_size=int(props.get("BatchSize", 100)),
-            batching_window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-            starting_position=props.get("StartingPosition", "LATEST"),
-            report_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-            bisect=bool(props.get("BisectBatchOnFunctionError", False)),
-            max_retries=int(props.get("MaximumRetryAttempts", -1)),
-            max_record_age=int(props.get("MaximumRecordAgeInSeconds", -1)),
-            on_failure_arn=destination,
-            tumbling_window=int(props.get("TumblingWindowInSeconds", 0)),
-        )
 
 
 @dataclass
@@ -85,30 +53,15 @@ class InvalidFunctionResponse(Exception):
     pass
 
 
-def kinesis_event_record(raw: dict[str, Any], shard_id: str, stream_arn: str, region: str) -> dict[str, Any]:
-    """A GetRecords record in the shape Lambda passes to the function."""
-    sequence = raw["SequenceNumber"]
-    arrival = raw["ApproximateArrivalTimestamp"]
-    return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": raw["PartitionKey"],
-            "sequenceNumber": sequence,
-            "data": base64.b64encode(raw["Data"]).decode(),
-            "approximateArrivalTimestamp": arrival.timestamp() if isinstance(arrival, datetime) else float(arrival),
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{shard_id}:{sequence}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": stream_arn.replace(":kinesis:", ":iam:").split(":stream/")[0] + ":role/local",
-        "awsRegion": region,
-        "eventSourceARN": stream_arn,
-    }
+class DrainTimeout(TimeoutError):
+    """Draining stopped at its deadline with records not yet processed."""
 
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    def __init__(self, mapping: str, timeout: float, unprocessed: int):
+        super().__init__(
+            f"{mapping}: stream not drained within {timeout:g} s: {unprocessed} fetched record(s) not yet "
+            f"processed, and possibly more in the stream"
+        )
+        self.unprocessed = unprocessed
 
 
 class ShardPoller:
@@ -205,6 +158,23 @@ class EventSourceMapping:
         shards = self.kinesis.list_shards(StreamName=self.stream_name)["Shards"]
         self.shards = [ShardPoller(self, shard["ShardId"]) for shard in shards]
         self._lock = threading.Lock()
+        self._paused = threading.Event()
+        self._deadline: float | None = None  # monotonic; set while draining against a bound
+
+    # -- control ---------------------------------------------------------------------------------
+    def pause(self) -> None:
+        """Stop polling (like disabling the mapping); records pile up in the stream until resume()."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
 
     # -- driving ---------------------------------------------------------------------------------
     def poll_once(self, flush: bool = False) -> int:
@@ -213,29 +183,38 @@ class EventSourceMapping:
         with self._lock:
             for shard in self.shards:
                 fetched += shard.fetch(eager=flush)
-                while batch := shard.ready_batch(flush):
+                while not self._past_deadline() and (batch := shard.ready_batch(flush)):
                     self._process_batch(shard, batch)
         return fetched
 
     def drain(self, timeout: float = 60.0) -> None:
-        """Process everything currently in the stream, flushing partial batches (for demos and tests)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            fetched = self.poll_once(flush=True)
-            if not fetched and not any(shard.pending for shard in self.shards):
-                return
-        raise TimeoutError(f"{self.function_id}/{self.event_name}: stream not drained in {timeout}s")
+        """Process everything now in the stream, flushing partial batches, even while paused.
+
+        Raises DrainTimeout if that takes longer than `timeout`: the invocation in flight then finishes,
+        no further one starts, and the records not processed stay pending.
+        """
+        self._deadline = time.monotonic() + timeout
+        try:
+            while True:
+                fetched = self.poll_once(flush=True)
+                unprocessed = sum(len(shard.pending) for shard in self.shards)
+                if not fetched and not unprocessed:
+                    return
+                if self._past_deadline():
+                    raise DrainTimeout(f"{self.function_id}/{self.event_name}", timeout, unprocessed)
+        finally:
+            self._deadline = None
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            if not self.poll_once():
+            if self._paused.is_set() or not self.poll_once():
                 stop.wait(IDLE_WAIT)
 
     # -- one batch, with Lambda's error handling --------------------------------------------------
     def _process_batch(self, shard: ShardPoller, records: list[dict[str, Any]]) -> None:
         size = self.settings.tumbling_window
         if not size:
-            self._process(shard, records)
+            shard.pending[:0] = self._process(shard, records)
             return
 
         def window_of(record: dict[str, Any]) -> float:
@@ -251,19 +230,28 @@ class EventSourceMapping:
             else:
                 groups.append([record])
         for number, group in enumerate(groups):
+            if self._past_deadline():  # draining against a bound: what is left waits, in order
+                shard.pending[:0] = [record for rest in groups[number:] for record in rest]
+                return
             start = window_of(group[0])
             following = groups[number + 1][0] if number + 1 < len(groups) else (shard.pending[0] if shard.pending else None)
             if shard.window_start != start:
                 shard.window_start, shard.window_state = start, {}
             shard.window_closing = (following is not None and window_of(following) > start) or self.clock() >= start + size
-            self._process(shard, group)
+            left = self._process(shard, group)
+            if left:
+                shard.pending[:0] = left + [record for rest in groups[number + 1 :] for record in rest]
+                return
             if shard.window_closing:
                 shard.window_state = {}
 
-    def _process(self, shard: ShardPoller, records: list[dict[str, Any]]) -> None:
+    def _process(self, shard: ShardPoller, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Invoke for `records` with Lambda's error handling; return those left unprocessed at a deadline."""
         settings = self.settings
         work = [_Batch(records)]
         while work:
+            if self._past_deadline():
+                return [record for left in work for record in left.records]
             batch = work.pop(0)
             batch.records = self._drop_expired(shard, batch)
             if not batch.records:
@@ -293,6 +281,7 @@ class EventSourceMapping:
                 self._give_up(shard, remaining, "RetryAttemptsExhausted", None)
             else:
                 work.insert(0, remaining)
+        return []
 
     def _retries_exhausted(self, batch: _Batch) -> bool:
         return self.settings.max_retries >= 0 and batch.attempts > self.settings.max_retries
@@ -347,7 +336,7 @@ class EventSourceMapping:
     def _window_fields(self, shard: ShardPoller, records: list[dict[str, Any]]) -> dict[str, Any]:
         start = shard.window_start if shard.window_start is not None else 0.0
         return {
-            "window": {"start": _iso(start), "end": _iso(start + self.settings.tumbling_window)},
+            "window": {"start": iso_time(start), "end": iso_time(start + self.settings.tumbling_window)},
             "state": shard.window_state,
             "shardId": shard.shard_id,
             "eventSourceARN": self.settings.stream_arn,
@@ -361,31 +350,8 @@ class EventSourceMapping:
         self.stats.records_checkpointed += len(records)
         if not self.settings.on_failure_arn:
             return
-        arrivals = [r["kinesis"]["approximateArrivalTimestamp"] for r in records]
-        message = {
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": self.function_arn,
-                "condition": condition,
-                "approximateInvokeCount": batch.attempts,
-            },
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled" if function_error else None,
-            },
-            "version": "1.0",
-            "timestamp": _iso(self.clock()),
-            "KinesisBatchInfo": {
-                "shardId": shard.shard_id,
-                "startSequenceNumber": records[0]["kinesis"]["sequenceNumber"],
-                "endSequenceNumber": records[-1]["kinesis"]["sequenceNumber"],
-                "approximateArrivalOfFirstRecord": _iso(min(arrivals)),
-                "approximateArrivalOfLastRecord": _iso(max(arrivals)),
-                "batchSize": len(records),
-                "streamArn": self.settings.stream_arn,
-            },
-        }
+        message = on_failure_message(self.function_arn, condition, batch.attempts, function_error,
+                                     self.clock(), shard.shard_id, records, self.settings.stream_arn)
         queue_name = self.settings.on_failure_arn.rsplit(":", 1)[-1]
         queue_url = self.sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))

@@ -7,25 +7,51 @@ Firehose delivery stream, the REST API + token endpoint; `.tickerstream/local.js
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tickerstream_local.faults import FaultPlan
 from tickerstream_local.paths import LOCAL_STACK_FILE
-from tickerstream_local.template import REPO_ROOT
 from tickerstream_local.functions import Handler
 from tickerstream_local.server import DEFAULT_MOTO_PORT, MotoServer
 
 log = logging.getLogger("tickerstream.local")
 STATE_FILE = LOCAL_STACK_FILE
 DEFAULT_REGION = "us-east-1"
+
+
+@dataclass
+class StopReport:
+    """What a stop did with the work still in the stack: drained, flushed, or (past the bound) left."""
+
+    drained: list[str] = field(default_factory=list)  # mappings that processed everything in their stream
+    flushed: dict[str, int] = field(default_factory=dict)  # delivery stream -> records delivered at stop
+    unfinished: list[str] = field(default_factory=list)  # what could not be finished, and why
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return not self.unfinished
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by its owner only (0600) from the first byte: it holds a secret."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, path)  # an older file's wider mode is not inherited
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 @dataclass
@@ -41,6 +67,12 @@ class LocalStack:
     # Firehose reads each source shard about once a second; faster polling only competes with the stack.
     firehose_options: dict[str, Any] = field(default_factory=lambda: {"poll_interval": 1.0})
     moto_in_own_process: bool = True
+    # A local AWS endpoint already running (a moto server) to deploy onto instead of starting one; the
+    # stack leaves it running when it stops, with everything the stack wrote (tests read the lake there).
+    aws_endpoint_url: str | None = None
+    # Longest a stop spends letting the mappings drain their streams before it gives up on them.
+    stop_timeout: float = 60.0
+    faults: FaultPlan | None = None  # faults injected into the functions' AWS calls (see faults.py)
 
     moto: MotoServer | None = field(default=None, init=False)
     deployment: Any = field(default=None, init=False)
@@ -48,11 +80,20 @@ class LocalStack:
     firehoses: list[Any] = field(default_factory=list, init=False)
     api: Any = field(default=None, init=False)
     info: dict[str, Any] = field(default_factory=dict, init=False)
+    last_stop: StopReport | None = field(default=None, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _saved_env: dict[str, str | None] = field(default_factory=dict, init=False)
+    _started: bool = field(default=False, init=False)
 
     # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str:
+        if self.aws_endpoint_url:
+            return self.aws_endpoint_url.rstrip("/")
+        assert self.moto is not None, "the stack is not running"
+        return self.moto.endpoint_url
 
     def start(self) -> LocalStack:
         import boto3
@@ -61,9 +102,12 @@ class LocalStack:
         from tickerstream_local.server import ensure_port_free
 
         ensure_port_free(self.api_port, "local API")  # fail before anything starts
-        self.moto = MotoServer(port=self.moto_port, separate_process=self.moto_in_own_process).start()
+        self._started = True
+        self._stop.clear()
+        if not self.aws_endpoint_url:
+            self.moto = MotoServer(port=self.moto_port, separate_process=self.moto_in_own_process).start()
         try:
-            endpoint = self.moto.endpoint_url
+            endpoint = self.endpoint_url
             # Everything in this process (CLI clients and the in-process functions) talks to moto only.
             # (restored by stop(), so nothing else in this process keeps pointing at a stopped server)
             self._saved_env = {n: os.environ.get(n) for n in
@@ -72,6 +116,8 @@ class LocalStack:
             for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
                 os.environ.setdefault(name, "testing")
             os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
+            if self.faults is not None:
+                self.faults.install(endpoint)  # before the functions load and make their clients
             session = boto3.Session(region_name=self.region, aws_access_key_id="testing",
                                     aws_secret_access_key="testing")
             from tickerstream_local.stack import deploy
@@ -84,8 +130,7 @@ class LocalStack:
             self.api_port = self.api.port
             self.info = self.connection_details()
             if self.state_file is not None:
-                self.state_file.parent.mkdir(parents=True, exist_ok=True)
-                self.state_file.write_text(json.dumps(self.info, indent=2) + "\n")
+                write_private(self.state_file, json.dumps(self.info, indent=2) + "\n")
         except BaseException:
             self.stop()
             raise
@@ -125,18 +170,48 @@ class LocalStack:
             hose = LocalFirehose(self.deployment, logical_id, handlers=self.handlers, **self.firehose_options)
             self.firehoses.append(hose.start())
 
-    def stop(self) -> None:
-        """Stop everything this stack started, release its ports and remove local.json (idempotent)."""
+    def mapping(self, function_id: str) -> Any:
+        """The (first) event-source mapping of a function, e.g. to pause() and resume() it."""
+        for mapping in self.mappings:
+            if mapping.function_id == function_id:
+                return mapping
+        raise KeyError(f"{function_id} has no running event-source mapping")
+
+    def stop(self) -> StopReport:
+        """Stop without losing work, then release everything (idempotent).
+
+        In order: the API stops taking requests; each mapping finishes its invocation in flight and
+        drains what its stream holds (all mappings together within `stop_timeout`; what is left past
+        it is named in the report and the log); every Firehose delivers its buffers; only then does
+        the local AWS stop. Ports are released and local.json removed.
+        """
+        if not self._started:
+            return self.last_stop or StopReport()
+        self._started = False
+        started = time.monotonic()
+        report = StopReport()
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
-        self._threads.clear()
-        for hose in self.firehoses:
-            hose.stop()
-        self.firehoses.clear()
         if self.api is not None:
             self.api.stop()
             self.api = None
+        deadline = started + self.stop_timeout
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        report.unfinished += [f"{t.name}: its invocation was still running at the stop bound"
+                              for t in self._threads if t.is_alive()]
+        self._threads.clear()
+        if self.moto is not None or self.aws_endpoint_url:
+            self._drain_mappings(deadline, report)
+        for hose in self.firehoses:
+            before = hose.stats.delivered
+            if hose.stop():
+                report.flushed[hose.config.name] = hose.stats.delivered - before
+            else:
+                report.unfinished.append(f"{hose.config.name}: its buffers could not be delivered (see the log)")
+        self.firehoses.clear()
+        self.mappings.clear()
+        if self.faults is not None:
+            self.faults.uninstall()
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
@@ -146,6 +221,31 @@ class LocalStack:
             else:
                 os.environ[name] = value
         self._saved_env = {}
+        self._remove_state_file()
+        report.seconds = time.monotonic() - started
+        for problem in report.unfinished:
+            log.error("stopped with work left: %s", problem)
+        self.last_stop = report
+        return report
+
+    def _drain_mappings(self, deadline: float, report: StopReport) -> None:
+        from tickerstream_local.esm import DrainTimeout
+
+        for mapping in self.mappings:
+            name = f"{mapping.function_id}/{mapping.event_name}"
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise DrainTimeout(name, self.stop_timeout, sum(len(s.pending) for s in mapping.shards))
+                mapping.drain(timeout=remaining)
+                report.drained.append(name)
+            except DrainTimeout as exc:
+                report.unfinished.append(f"{exc} (the stop bound is {self.stop_timeout:g} s)")
+            except Exception as exc:  # noqa: BLE001 - the other mappings and the lake still get their turn
+                log.exception("draining %s failed", name)
+                report.unfinished.append(f"{name}: draining failed: {type(exc).__name__}: {exc}")
+
+    def _remove_state_file(self) -> None:
         if self.state_file is not None and self.info:
             try:
                 current = json.loads(self.state_file.read_text())
@@ -169,7 +269,7 @@ class LocalStack:
         info: dict[str, Any] = {
             "api_url": api_url,
             "token_url": f"{api_url}/oauth2/token",
-            "aws_endpoint_url": self.moto.endpoint_url,
+            "aws_endpoint_url": self.endpoint_url,
             "region": self.region,
             "user_pool_id": None,
             "machine_client_id": None,
@@ -206,81 +306,10 @@ class LocalStack:
 
 
 # ---------------------------------------------------------------------------------------------
-# `tickerstream local`
-
-
-def usage_lines(info: dict[str, Any], routes: list[Any]) -> list[str]:
-    api, token_url = info["api_url"], info["token_url"]
-    lines = [
-        f"API:            {api}",
-        f"Token endpoint: {token_url}",
-        f"AWS endpoint:   {info['aws_endpoint_url']}  (region {info['region']})",
-        f"Connection details: {STATE_FILE.relative_to(REPO_ROOT)}",
-    ]
-    if info.get("machine_client_id"):
-        lines += [
-            "",
-            "Fetch a machine token:",
-            "  TOKEN=$(.venv/bin/tickerstream token)        # or, by hand:",
-            f"  TOKEN=$(curl -s -u '{info['machine_client_id']}:{info['machine_client_secret']}' "
-            f"-d grant_type=client_credentials {token_url} | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-        ]
-    lines += ["", "Try:"]
-    for route in routes:
-        path = route.path.replace("{ticker}", "AAPL").replace("{sector}", "TECHNOLOGY")
-        if route.method == "GET" and path == "/quotes":
-            path += "?sector=TECHNOLOGY"
-        auth = "" if route.authorizer is None else ' -H "Authorization: Bearer $TOKEN"'
-        if route.method == "POST":
-            data = (" -H 'Content-Type: application/json' -d '{\"ticker_symbol\":\"AAPL\","
-                    "\"sector\":\"TECHNOLOGY\",\"change\":0.42,\"price\":190.5}'")
-            lines.append(f"  curl -s -X POST{auth}{data} {api}{path}")
-        else:
-            lines.append(f"  curl -s{auth} {api}{path}")
-    return lines
-
-
-def run_local(args: argparse.Namespace) -> int:
-    from tickerstream_local.api import api_routes
-    from tickerstream_local.server import PortBusyError
-
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    stack = LocalStack(api_port=args.port, moto_port=args.aws_port, region=args.region, stack_name=args.stack_name)
-
-    def terminate(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        try:
-            stack.start()
-        except PortBusyError as error:
-            print(f"error: {error}")
-            return 2
-        print("\n".join(usage_lines(stack.info, api_routes(stack.deployment))))
-        print("\nLocal stack running. Ctrl-C to stop.", flush=True)
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        print("\nStopping the local stack...", flush=True)
-        return 0
-    finally:
-        stack.stop()
-        signal.signal(signal.SIGTERM, previous)
+# `tickerstream local` lives in local_command.py; main.py registers it through here.
 
 
 def add_local_commands(subparsers: Any) -> None:
-    """Register `tickerstream local` on the CLI's subparsers (the lead wires this into main.py)."""
-    parser = subparsers.add_parser(
-        "local", help="run the whole template locally on moto (API, token endpoint, streams, Firehose)"
-    )
-    parser.add_argument("--port", type=int, default=int(os.environ.get("TICKERSTREAM_API_PORT", 3000)),
-                        help="port of the local API and token endpoint on 127.0.0.1 (default 3000)")
-    parser.add_argument("--aws-port", type=int, default=int(os.environ.get("TICKERSTREAM_AWS_PORT", DEFAULT_MOTO_PORT)),
-                        help=f"port of the local AWS endpoint (moto) on 127.0.0.1 (default {DEFAULT_MOTO_PORT})")
-    parser.add_argument("--region", default=DEFAULT_REGION)
-    parser.add_argument("--stack-name", default="tickerstream-local")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every request and batch")
-    parser.set_defaults(func=run_local)
+    from tickerstream_local.local_command import add_local_commands as add
+
+    add(subparsers)

@@ -114,6 +114,9 @@ class MotoServer:
             [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(self.port)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=_end_with_parent,
+            # A session of its own: Ctrl-C in a terminal signals the whole foreground process group,
+            # and moto must outlive the stack's graceful stop (which still writes to it).
+            start_new_session=True,
         )
         self._wait_ready(timeout=30.0)
         return self

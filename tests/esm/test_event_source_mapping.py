@@ -201,3 +201,48 @@ def test_tumbling_windows_carry_state_and_close_on_the_next_window(aws):
         ("1970-01-01T00:03:00.000Z", 1, {}, False),
         ("1970-01-01T00:03:00.000Z", 1, {"count": 1}, False),
     ]
+
+
+def test_a_paused_mapping_invokes_nothing_until_resumed(aws):
+    import threading
+
+    recorder = Recorder()
+    _, mapping, sequences = setup(aws, 5, recorder, MaximumBatchingWindowInSeconds=0)
+    mapping.pause()
+    stop = threading.Event()
+    poller = threading.Thread(target=mapping.run, args=(stop,))
+    poller.start()
+    try:
+        stop.wait(0.5)
+        assert mapping.paused and recorder.batches == []
+        mapping.resume()
+        for _ in range(100):
+            if recorder.batches:
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        poller.join()
+    assert [s for b in recorder.batches for s in b] == sequences
+
+
+def test_drain_stops_at_its_bound_and_keeps_what_it_did_not_process(aws):
+    import time
+
+    from tickerstream_local.esm import DrainTimeout
+
+    def failing(batch, call):
+        time.sleep(0.05)
+        raise RuntimeError("down")
+
+    recorder = Recorder(failing)
+    deployment, mapping, sequences = setup(aws, 5, recorder, MaximumRetryAttempts=10000)
+    object.__setattr__(mapping.settings, "bisect", False)
+    started = time.monotonic()
+    with pytest.raises(DrainTimeout, match="5 fetched record"):
+        mapping.drain(timeout=0.5)
+    assert time.monotonic() - started < 2
+    assert mapping.stats.records_discarded == 0 and on_failure_messages(deployment) == []
+    recorder.respond = lambda batch, call: {"batchItemFailures": []}  # the function recovers
+    mapping.drain()
+    assert recorder.batches[-1] == sequences  # resumed with the records left, in order

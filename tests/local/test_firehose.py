@@ -241,3 +241,22 @@ def test_event_shape_and_kpl_deaggregation(deploy_synthetic):
     assert isinstance(first["approximateArrivalTimestamp"], int)
     (body,) = _objects(deployment).values()
     assert [json.loads(x)["price"] for x in gzip.decompress(body).splitlines()] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(("respond", "codes"), [
+    # every shape of bad transform response lands under the error prefix with its code; none is lost
+    (lambda r: {"records": "nope"}, ["Lambda.InvalidResponse"] * 3),
+    (lambda r: {"records": [r[0] and "not a dict", *[
+        {"recordId": x["recordId"], "result": "Ok", "data": "!!not base64"} for x in r[1:2]],
+        {"recordId": r[2]["recordId"], "result": "Maybe", "data": r[2]["data"]}]},
+     ["Lambda.InvalidData", "Lambda.InvalidResult", "Lambda.MissingRecordId"]),
+])
+def test_malformed_transform_responses_go_to_the_error_prefix(deploy_synthetic, respond, codes):
+    deployment = deploy_synthetic(firehose_template(DYNAMIC))
+    hose = LocalFirehose(deployment, "Hose", handlers={"Transform": lambda event, context: respond(event["records"])})
+    _put(deployment, [{"ticker": "AAPL"}, {"ticker": "MSFT"}, {"ticker": "IBM"}])
+    hose.flush()
+    documents = [json.loads(line) for body in _objects(deployment).values()
+                 for line in gzip.decompress(body).decode().splitlines()]
+    assert sorted(d["errorCode"] for d in documents) == sorted(codes)
+    assert hose.stats.failed == 3 and hose.stats.delivered == 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 
 import pytest
 
 from local.synthetic import api_template, echo_handler, ensure_cognito_provisioners, ensure_provisioners, firehose_template, json_transform
-from tickerstream_local.runner import LocalStack
+from tickerstream_local.runner import LocalStack, write_private
 from tickerstream_local.server import PortBusyError, port_is_listening
 
 
@@ -29,6 +31,7 @@ def test_stack_writes_local_json_and_stops_cleanly(tmp_path):
                        handlers={"Echo": echo_handler, "Transform": json_transform})
     with stack:
         info = json.loads(state.read_text())
+        assert stat.S_IMODE(state.stat().st_mode) == 0o600, "local.json holds a client secret"
         assert set(info) == {"api_url", "token_url", "aws_endpoint_url", "region", "user_pool_id",
                              "machine_client_id", "machine_client_secret", "user_client_id", "resources"}
         assert info["machine_client_id"] == stack.deployment.ctx.refs["MachineClient"]
@@ -54,3 +57,28 @@ def test_stack_writes_local_json_and_stops_cleanly(tmp_path):
     leftover = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
     assert leftover == []
     assert "AWS_ENDPOINT_URL" not in __import__("os").environ or __import__("os").environ["AWS_ENDPOINT_URL"] != info["aws_endpoint_url"]
+
+
+def test_local_json_is_private_from_its_first_byte(tmp_path, monkeypatch):
+    """Written 0600 from creation (never world-readable, whatever the umask), replacing an older file."""
+    state = tmp_path / "state" / "local.json"
+    state.parent.mkdir()
+    state.write_text("old")
+    state.chmod(0o644)
+    modes_before_rename = []
+    replace = os.replace
+
+    def watching_replace(source, target):
+        modes_before_rename.append(stat.S_IMODE(os.stat(source).st_mode))
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", watching_replace)
+    previous = os.umask(0)
+    try:
+        write_private(state, '{"machine_client_secret": "s3cret"}')
+    finally:
+        os.umask(previous)
+    assert modes_before_rename == [0o600]
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    assert json.loads(state.read_text()) == {"machine_client_secret": "s3cret"}
+    assert [p.name for p in state.parent.iterdir()] == ["local.json"]  # no temporary left behind
