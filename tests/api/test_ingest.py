@@ -194,3 +194,12 @@ def test_the_event_files_are_valid_api_gateway_events():
         assert event["httpMethod"] == "POST" and event["resource"] == "/quotes"
         assert "client_id" in event["requestContext"]["authorizer"]["claims"]
     assert copy.deepcopy(load_event("api_ingest/post-not-json.json"))["headers"]["Content-Type"] != "application/json"
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(api_ingest, deployment, context):
+    nested = "[" * 100_000 + "]" * 100_000
+    for body in (nested, '{"quotes": ' + nested + "}", '{"a":' * 50_000 + "1" + "}" * 50_000):
+        response = api_ingest.handler(post(body), context)
+        assert response["statusCode"] == 400, body[:20]
+        assert body_of(response)["error"]["code"] == "invalid_json"
+    assert stream_records(deployment) == []

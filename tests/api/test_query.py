@@ -172,3 +172,10 @@ def test_dynamodb_failures_become_500_without_details(api_query, seeded, context
     response = api_query.handler(load_event("api_query/get-quote.json"), context)
     assert response["statusCode"] == 500
     assert body_of(response)["error"]["message"] == "internal error"
+
+
+@pytest.mark.parametrize("limit", ["²", "①", "１", "٣", "1０", " 5", "5 ", "+5", "-0", "0x10", "1e1", "1.0", "25 "])
+def test_limit_accepts_only_ascii_digits(api_query, seeded, context, limit):
+    response = list_page(api_query, context, sector="TECHNOLOGY", limit=limit)
+    assert response["statusCode"] == 400, limit
+    assert body_of(response)["error"]["code"] == "invalid_limit"

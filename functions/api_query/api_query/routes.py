@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -33,10 +34,14 @@ def normalize_sector(raw: str | None) -> str:
     return sector
 
 
+# str.isdigit() and int() accept any Unicode digit ('²', '①', '１'); a limit is ASCII digits only.
+_ASCII_COUNT = re.compile(r"[0-9]{1,3}")
+
+
 def page_size(raw: str | None) -> int:
-    if raw is None or raw == "":
+    if raw is None:
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    if not _ASCII_COUNT.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise ApiError(400, "invalid_limit", f"limit must be an integer from 1 to {MAX_PAGE_SIZE}")
     return int(raw)
 
