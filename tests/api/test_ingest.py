@@ -203,3 +203,63 @@ def test_deeply_nested_json_is_a_400_not_a_500(api_ingest, deployment, context):
         assert response["statusCode"] == 400, body[:20]
         assert body_of(response)["error"]["code"] == "invalid_json"
     assert stream_records(deployment) == []
+
+
+BODY_REFUSALS = [
+    # (body or raw bytes, content type, status, code, field with a problem or None)
+    ('{"ticker_symbol":"A","sector":"B","change":1e400,"price":1}', "application/json", 400, "invalid_quotes", "change"),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":-0}', "application/json", 400, "invalid_quotes", "price"),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":-0.0}', "application/json", 400, "invalid_quotes", "price"),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":"1"}', "application/json", 400, "invalid_quotes", "price"),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":true}', "application/json", 400, "invalid_quotes", "price"),
+    ('{"ticker_symbol":"A","sector":"B","change":NaN,"price":1}', "application/json", 400, "invalid_json", None),
+    ('{"ticker_symbol":"A","sector":"B","change":-Infinity,"price":1}', "application/json", 400, "invalid_json", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1' + "0" * 5000 + "}", "application/json", 400, "invalid_json", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1,"price":-1}', "application/json", 400, "invalid_json", None),
+    ('{"quotes":[],"quotes":[{"ticker_symbol":"A","sector":"B","change":0,"price":1}]}', "application/json", 400, "invalid_json", None),
+    ('{"ticker_symbol":"\\ud800","sector":"B","change":0,"price":1}', "application/json", 400, "invalid_quotes", "ticker_symbol"),
+    ('\ufeff{"ticker_symbol":"A","sector":"B","change":0,"price":1}', "application/json", 400, "invalid_json", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1}', "application/json; charset=latin-1", 415, "unsupported_media_type", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1}', "application/json, text/plain", 415, "unsupported_media_type", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1}', "application/jsonx", 415, "unsupported_media_type", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1}', "multipart/form-data; boundary=x", 415, "unsupported_media_type", None),
+    ("null", "application/json", 400, "invalid_body", None),
+    ('"AAPL"', "application/json", 400, "invalid_body", None),
+    ('{"quotes": null}', "application/json", 400, "invalid_body", None),
+    ('{"quotes": [1, "x", null]}', "application/json", 400, "invalid_quotes", "$"),
+    (" \n\t ", "application/json", 400, "invalid_json", None),
+]
+
+
+def test_hostile_bodies_are_4xx_and_nothing_is_written(api_ingest, deployment, context):
+    for body, content_type, status, code, field in BODY_REFUSALS:
+        response = api_ingest.handler(post(body, content_type), context)
+        assert response["statusCode"] == status, (body[:60], content_type, body_of(response))
+        error = body_of(response)["error"]
+        assert error["code"] == code, (body[:60], error)
+        if field:
+            assert field in {d["field"] for d in error["details"]}, (body[:60], error)
+    assert stream_records(deployment) == []
+
+
+def test_bytes_that_are_not_utf8_json_are_400(api_ingest, deployment, context):
+    import base64
+
+    quote_json = '{"ticker_symbol":"A","sector":"B","change":0,"price":1}'
+    for raw in (b"\xff\xfe{}", quote_json.encode("utf-16"), quote_json.encode("utf-32"), b'{"ticker_symbol":"\xe9"}'):
+        event = post("", "application/json")
+        event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+        response = api_ingest.handler(event, context)
+        assert response["statusCode"] == 400 and body_of(response)["error"]["code"] == "invalid_json", raw
+    event = post("", "application/json")
+    event["body"], event["isBase64Encoded"] = "not base64!", True
+    assert body_of(api_ingest.handler(event, context))["error"]["code"] == "invalid_body"
+    assert stream_records(deployment) == []
+
+
+def test_json_spellings_that_are_fine(api_ingest, context):
+    quote_json = '{"ticker_symbol":"A","sector":"  tech  ","change":-0,"price":1.0000000}'
+    for content_type in ("application/json", "APPLICATION/JSON", "application/json;charset=UTF-8",
+                         'application/json; charset="utf-8"', "application/vnd.api+json"):
+        response = api_ingest.handler(post(quote_json, content_type), context)
+        assert response["statusCode"] == 202, (content_type, body_of(response))

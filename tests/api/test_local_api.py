@@ -210,3 +210,34 @@ def test_a_function_crash_is_the_templates_default_5xx(local_api, monkeypatch):
     configured = local_api.gateway_responses()["DEFAULT_5XX"]
     assert response.status_code == 502
     assert response.get_json() == rendered(configured, response.headers["x-amzn-RequestId"], "Internal server error")
+
+
+def test_malformed_requests_end_to_end_are_4xx_in_the_error_shape(local_api):
+    read = {"Authorization": local_api.token(*local_api.route_scopes("GET", "/quotes"))}
+    write = {"Authorization": local_api.token(*local_api.route_scopes("POST", "/quotes")),
+             "Content-Type": "application/json"}
+    url = local_api.url
+    cases = [
+        ("GET", "/quotes?sector=TECHNOLOGY&limit=1&limit=2", read, None, 400, "repeated_parameter"),
+        ("GET", "/quotes?sector=TECHNOLOGY&limit=%C2%B2", read, None, 400, "invalid_limit"),        # ²
+        ("GET", "/quotes?sector=TECHNOLOGY&limit=%EF%BC%91", read, None, 400, "invalid_limit"),     # １
+        ("GET", "/quotes?sector=TECHNOLOGY&lim%00it=1", read, None, 400, "unknown_parameter"),
+        ("GET", "/quotes?sector=%C3%9F", read, None, 400, "invalid_sector"),                        # ß
+        ("GET", "/quotes?sector=TECH%FF", read, None, 400, "invalid_sector"),                       # not UTF-8
+        ("GET", "/quotes?sector", read, None, 400, "invalid_sector"),
+        ("GET", "/quotes?sector=TECHNOLOGY&next_token=%%%", read, None, 400, "invalid_next_token"),
+        ("GET", "/quotes/%C3%A9", read, None, 400, "invalid_ticker"),
+        ("GET", "/quotes/AAPL%2520", read, None, 400, "invalid_ticker"),
+        ("GET", "/sectors/%E2%91%A0", read, None, 400, "invalid_sector"),                           # ①
+        ("GET", "/dev/quotes/AAPL", read, None, 404, "unknown_ticker"),                             # stage prefix
+        ("POST", "/quotes", write, b"[" * 100_000 + b"]" * 100_000, 400, "invalid_json"),
+        ("POST", "/quotes", write, b"\xff\xfe\x00{", 400, "invalid_json"),
+        ("POST", "/quotes", write, b'{"ticker_symbol":"A","sector":"B","change":1e-7,"price":1e400}', 400, "invalid_quotes"),
+        ("POST", "/quotes", {**write, "Content-Type": "text/plain"}, b"{}", 415, "unsupported_media_type"),
+        ("POST", "/quotes", write, b" " * (1024 * 1024 + 1), 413, "body_too_large"),
+    ]
+    for method, path, headers, body, status, code in cases:
+        got, response_headers, raw = call(f"{url}{path}", method, headers, body)
+        assert got == status, (path, got, raw[:200])
+        error = json.loads(raw)["error"]
+        assert error["code"] == code and error["request_id"] == response_headers["x-amzn-RequestId"], (path, error)

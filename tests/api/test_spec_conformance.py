@@ -108,7 +108,8 @@ def test_the_api_conforms_to_its_openapi_spec(case, local_api, tokens, seeded):
         # is not one, and is rightly a 400.
         query["next_token"] = issued_token(str(query.get("sector", "")))
     CASES[case.operation.label] = CASES.get(case.operation.label, 0) + 1
-    case.call_and_validate(base_url=local_api.url, headers=headers)
+    # A 500-quote PutRecords against moto can take seconds on a busy machine: a slow answer is not a failure.
+    case.call_and_validate(base_url=local_api.url, headers=headers, timeout=60)
 
 
 def test_a_documented_next_token_round_trip(local_api, tokens, seeded):
