@@ -9,7 +9,9 @@ routes, a write-scope one for POST /quotes. Bounded to about two minutes on a sm
 from __future__ import annotations
 
 import json
+import math
 import urllib.parse
+from decimal import Decimal
 
 import pytest
 import schemathesis
@@ -74,6 +76,8 @@ def seeded(local_api, tokens):
     assert status == 200, body
     yield
     print(f"\nschemathesis cases per operation: {CASES} (total {sum(CASES.values())})")
+    if UNJUDGED:
+        print(f"not judged until the number rule is in quote.py: {UNJUDGED}")
 
 
 def issued_token(sector: str) -> str:
@@ -93,8 +97,20 @@ def model_has_the_number_rule() -> bool:
     return False
 
 
-@pytest.mark.xfail(not model_has_the_number_rule(), strict=False,
-                   reason="the spec's number rule (multipleOf 0.000001) is not in quote.py yet: the numbers branch adds it")
+NUMBER_RULE_IN_MODEL = model_has_the_number_rule()
+UNJUDGED: dict[str, int] = {}
+
+
+def has_more_than_6_decimals(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value) and Decimal(repr(value)).as_tuple().exponent < -6
+    if isinstance(value, dict):
+        return any(has_more_than_6_decimals(item) for item in value.values())
+    if isinstance(value, list):
+        return any(has_more_than_6_decimals(item) for item in value)
+    return False
+
+
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_conforms_to_its_openapi_spec(case, local_api, tokens, seeded):
@@ -109,6 +125,11 @@ def test_the_api_conforms_to_its_openapi_spec(case, local_api, tokens, seeded):
         query["next_token"] = issued_token(str(query.get("sector", "")))
     CASES[case.operation.label] = CASES.get(case.operation.label, 0) + 1
     # A 500-quote PutRecords against moto can take seconds on a busy machine: a slow answer is not a failure.
+    if not NUMBER_RULE_IN_MODEL and has_more_than_6_decimals(case.body):
+        # Until the numbers branch puts the rule in quote.py, such a body would be accepted; once it is
+        # there, NUMBER_RULE_IN_MODEL is true and these cases are judged like every other.
+        UNJUDGED[case.operation.label] = UNJUDGED.get(case.operation.label, 0) + 1
+        return
     case.call_and_validate(base_url=local_api.url, headers=headers, timeout=60)
 
 
