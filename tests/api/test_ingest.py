@@ -263,3 +263,38 @@ def test_json_spellings_that_are_fine(api_ingest, context):
                          'application/json; charset="utf-8"', "application/vnd.api+json"):
         response = api_ingest.handler(post(quote_json, content_type), context)
         assert response["statusCode"] == 202, (content_type, body_of(response))
+
+
+def test_no_body_gets_a_5xx(api_ingest, context):
+    """Property: any JSON value, any bytes, any content type: a 202 or a 4xx in the error shape."""
+    import base64
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    numbers = st.floats(allow_nan=False) | st.integers() | st.sampled_from([1e-7, 5e-324, 1e12, -0.0, 10**30])
+    leaves = st.none() | st.booleans() | numbers | st.text(max_size=12)
+    json_values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4)
+                               | st.dictionaries(st.text(max_size=8), inner, max_size=5), max_leaves=30)
+    quoteish = st.fixed_dictionaries({"ticker_symbol": st.text(max_size=12) | st.just("AAPL"),
+                                      "sector": st.text(max_size=12) | st.just("TECH"),
+                                      "change": numbers | leaves, "price": numbers | leaves})
+    bodies = (json_values.map(json.dumps) | quoteish.map(json.dumps)
+              | st.lists(quoteish, max_size=3).map(lambda q: json.dumps({"quotes": q})) | st.binary(max_size=64))
+    content_types = st.sampled_from(["application/json", "application/json; charset=utf-16", "text/plain", "",
+                                     "application/problem+json"]) | st.text(max_size=20)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(body=bodies, content_type=content_types)
+    def check(body, content_type):
+        event = post("", content_type)
+        if isinstance(body, bytes):
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+        else:
+            event["body"] = body
+        response = api_ingest.handler(event, context)
+        assert response["statusCode"] in (202, 400, 413, 415), response
+        if response["statusCode"] != 202:
+            assert set(body_of(response)["error"]) >= {"code", "message", "request_id"}
+
+    check()

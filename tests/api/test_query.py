@@ -270,3 +270,32 @@ def test_routes_without_query_parameters_refuse_them(api_query, seeded, context)
         event = get(f"api_query/{event_name}", queryStringParameters={"x": "1"}, multiValueQueryStringParameters={"x": ["1"]})
         response = api_query.handler(event, context)
         assert response["statusCode"] == 400 and body_of(response)["error"]["code"] == "unknown_parameter"
+
+
+def test_no_query_string_or_path_parameter_gets_a_5xx(api_query, seeded, context):
+    """Property: whatever API Gateway hands over (any text, repeated or unknown names), a 200/400/404 in the
+    error shape; never a 5xx."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    text = st.text(max_size=30) | st.sampled_from(["TECHNOLOGY", "technology ", "²", "１", "25", "0", "101", ""])
+    names = st.sampled_from(["sector", "limit", "next_token"]) | st.text(max_size=8)
+    multi = st.dictionaries(names, st.lists(text, min_size=1, max_size=3), max_size=4)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(multi=multi, ticker=text, sector=text)
+    def check(multi, ticker, sector):
+        events = [
+            get("api_query/list-sector-quotes.json", queryStringParameters={k: v[-1] for k, v in multi.items()} or None,
+                multiValueQueryStringParameters=multi or None),
+            get("api_query/get-quote.json", pathParameters={"ticker": ticker}, queryStringParameters=None,
+                multiValueQueryStringParameters=None),
+            get("api_query/get-sector-summary.json", pathParameters={"sector": sector}),
+        ]
+        for event in events:
+            response = api_query.handler(event, context)
+            assert response["statusCode"] in (200, 400, 404), (event["path"], response)
+            if response["statusCode"] != 200:
+                assert set(body_of(response)["error"]) >= {"code", "message", "request_id"}
+
+    check()
