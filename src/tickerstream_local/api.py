@@ -13,11 +13,14 @@ import json
 import logging
 import re
 import threading
+import urllib.parse
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import jwt
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -45,9 +48,16 @@ DEFAULT_RESPONSES = {
     "ACCESS_DENIED": (403, "Forbidden"),
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
     "BAD_REQUEST_BODY": (400, "Invalid request body"),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, "Internal server error"),
     "INTEGRATION_FAILURE": (504, "Internal server error"),
     "DEFAULT_5XX": (502, "Internal server error"),
 }
+# A REST API's payload quota (hard limit): bigger requests never reach the authorizer or the function.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# Cognito's token endpoint takes a few short form fields; a bigger body is refused before parsing.
+MAX_TOKEN_REQUEST_BYTES = 64 * 1024
+JSON_HEADERS = {"Content-Type": "application/json;charset=UTF-8", "Cache-Control": "no-store"}
 
 
 @dataclass
@@ -137,7 +147,10 @@ def api_routes(deployment: Any) -> list[Route]:
 
 
 def _java_date(epoch: Any) -> str:
-    moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+    try:
+        moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+    except (OverflowError, ValueError, OSError):  # past year 9999: signed, but no date Python can write
+        return str(epoch)
     return moment.strftime("%a %b %d %H:%M:%S UTC %Y")
 
 
@@ -198,10 +211,19 @@ class LocalApi:
         request = Request(environ)
         try:
             response = self.dispatch(request)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a fault of the local API itself: API Gateway's 5xx
             log.exception("local API failed on %s %s", request.method, request.path)
-            response = self.gateway_response(None, "DEFAULT_5XX", str(uuid.uuid4()))
+            response = self.gateway_response(self.api_for(request.path), "DEFAULT_5XX", str(uuid.uuid4()))
         return response(environ, start_response)
+
+    def api_for(self, path: str) -> ApiConfig | None:
+        """The API a request is for when no route matched: the one whose stage prefixes the path, else the
+        only (or first) API - on AWS the host name says which API it is, and all are served here."""
+        for config in self.configs.values():
+            if path == f"/{config.stage}" or path.startswith(f"/{config.stage}/"):
+                return config
+        route_apis = [self.configs[r.api_id] for r in self.routes if r.api_id in self.configs]
+        return route_apis[0] if route_apis else next(iter(self.configs.values()), None)
 
     def dispatch(self, request: Request) -> Response:
         self.requests += 1
@@ -209,30 +231,48 @@ class LocalApi:
         if request.path == "/oauth2/token":
             return self.token(request)
         path = request.path
-        route, params, config = self.match(path, request.method)
+        route, params, config, resource_path = self.match(path, request.method)
         if route is None and config is None:
             self.rejected += 1
-            return self.gateway_response(None, "MISSING_AUTHENTICATION_TOKEN", request_id)
+            return self.gateway_response(self.api_for(path), "MISSING_AUTHENTICATION_TOKEN", request_id)
         if request.method == "OPTIONS" and (route is None or route.method not in ("OPTIONS", "ANY")):
             if config and config.cors:
                 return self.preflight(config)
         if route is None:
             self.rejected += 1
             return self.gateway_response(config, "MISSING_AUTHENTICATION_TOKEN", request_id)
+        if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+            self.rejected += 1
+            return self.gateway_response(config, "REQUEST_TOO_LARGE", request_id)
         claims = None
         if route.authorizer:
             definition = config.authorizers.get(route.authorizer, {}) if config else {}
             header = (definition.get("Identity") or {}).get("Header", "Authorization")
+            pool = self.pool_for_arn(definition["UserPoolArn"])
             try:
-                pool = self.pool_for_arn(definition["UserPoolArn"])
                 claims = authorize(request.headers.get(header), pool, self.jwks, route.scopes)
             except Unauthorized as refusal:
                 self.rejected += 1
                 log.info("401 %s %s: %s", request.method, path, refusal.reason)
                 return self.gateway_response(config, "UNAUTHORIZED", request_id, refusal.message)
-        return self.invoke(route, params, request, request_id, claims, config)
+            except (jwt.PyJWTError, TypeError, ValueError, KeyError, OverflowError) as exc:
+                # A token the checks above did not foresee (a kid that is a list, a non-numeric exp):
+                # API Gateway's authorizer refuses what it cannot read, it does not fail.
+                self.rejected += 1
+                log.warning("401 %s %s: unreadable token (%s: %s)", request.method, path, type(exc).__name__, exc)
+                return self.gateway_response(config, "UNAUTHORIZED", request_id)
+            except OSError:
+                log.exception("the authorizer could not read the pool's keys")
+                return self.gateway_response(config, "AUTHORIZER_CONFIGURATION_ERROR", request_id)
+        try:
+            event = self.event(route, params, request, request_id, claims, config, resource_path)
+        except RequestEntityTooLarge:  # a chunked body past the quota
+            self.rejected += 1
+            return self.gateway_response(config, "REQUEST_TOO_LARGE", request_id)
+        return self.invoke(route, event, request_id, config)
 
-    def match(self, path: str, method: str) -> tuple[Route | None, dict[str, str], ApiConfig | None]:
+    def match(self, path: str, method: str) -> tuple[Route | None, dict[str, str], ApiConfig | None, str]:
+        """(route, path parameters, its API, the path without the stage) - or the API whose path it is."""
         candidates = [path]
         for config in self.configs.values():
             prefix = f"/{config.stage}"
@@ -246,9 +286,9 @@ class LocalApi:
                     continue
                 config = self.configs.get(route.api_id)
                 if route.method in (method, "ANY"):
-                    return route, found.groupdict(), config
+                    return route, found.groupdict(), config, candidate
                 path_known = path_known or config or ApiConfig(route.api_id, "Prod", {}, None, None, {})
-        return None, {}, path_known
+        return None, {}, path_known, path
 
     # -- responses -----------------------------------------------------------------------------
 
@@ -272,6 +312,7 @@ class LocalApi:
             if template:
                 body = (template.replace("$context.error.messageString", json.dumps(message))
                         .replace("$context.error.message", message)
+                        .replace("$context.error.responseType", kind)
                         .replace("$context.requestId", request_id))
         return Response(body, status=status, headers=headers)
 
@@ -288,7 +329,8 @@ class LocalApi:
         return Response("", status=200, headers=headers)
 
     def event(self, route: Route, params: dict[str, str], request: Request, request_id: str,
-              claims: dict[str, Any] | None, config: ApiConfig | None) -> dict[str, Any]:
+              claims: dict[str, Any] | None, config: ApiConfig | None, resource_path: str) -> dict[str, Any]:
+        request.max_content_length = MAX_PAYLOAD_BYTES
         body_bytes = request.get_data()
         is_binary = False
         try:
@@ -327,9 +369,16 @@ class LocalApi:
         }
         if claims is not None:
             context["authorizer"] = {"claims": _claims_for_context(claims)}
+        # A REST API's `path` is the request's path after the stage, still percent-encoded as sent;
+        # `pathParameters` and the query are decoded.
+        raw_path = str(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "").split("?", 1)[0]
+        encoded = urllib.parse.quote(resource_path, safe="/!$&'()*+,;=:@-._~")
+        if raw_path.startswith("/"):
+            stage_prefix = f"/{stage}"
+            encoded = raw_path[len(stage_prefix):] if raw_path.startswith(stage_prefix + "/") else raw_path
         return {
             "resource": route.path,
-            "path": request.path,
+            "path": encoded,
             "httpMethod": request.method,
             "headers": headers or None,
             "multiValueHeaders": multi_headers or None,
@@ -342,9 +391,7 @@ class LocalApi:
             "isBase64Encoded": is_binary,
         }
 
-    def invoke(self, route: Route, params: dict[str, str], request: Request, request_id: str,
-               claims: dict[str, Any] | None, config: ApiConfig | None) -> Response:
-        event = self.event(route, params, request, request_id, claims, config)
+    def invoke(self, route: Route, event: dict[str, Any], request_id: str, config: ApiConfig | None) -> Response:
         handler = resolve_handler(self.deployment, route.function_id, self.handlers)
         try:
             result = handler(event, local_context(self.deployment, route.function_id))
@@ -372,23 +419,33 @@ class LocalApi:
     # -- Cognito token endpoint ----------------------------------------------------------------
 
     def token(self, request: Request) -> Response:
+        """Cognito's `/oauth2/token` (client_credentials): every refusal is OAuth2's `{"error": ...}`."""
         if request.method != "POST":
-            return Response(json.dumps({"error": "invalid_request"}), status=405,
-                            headers={"Content-Type": "application/json", "Allow": "POST"})
+            return self.oauth_error(405, "invalid_request", {"Allow": "POST"})
         if request.mimetype != "application/x-www-form-urlencoded":
-            return Response(json.dumps({"error": "invalid_request"}), status=400,
-                            headers={"Content-Type": "application/json"})
+            return self.oauth_error(400, "invalid_request")
         pool = self.default_pool()
         if pool is None:
-            return Response(json.dumps({"error": "invalid_request"}), status=400,
-                            headers={"Content-Type": "application/json"})
+            return self.oauth_error(400, "invalid_request")
+        request.max_content_length = MAX_TOKEN_REQUEST_BYTES
         try:
-            body = client_credentials_token(pool, request.form.to_dict(), request.headers.get("Authorization"))
-            status = 200
+            fields = request.form.lists()
+            form: dict[str, str] = {}
+            for name, values in fields:
+                if len(values) != 1:  # RFC 6749 3.1: parameters MUST NOT be included more than once
+                    return self.oauth_error(400, "invalid_request")
+                form[name] = values[0]
+        except HTTPException:  # body over the limit, unreadable form
+            return self.oauth_error(400, "invalid_request")
+        try:
+            body = client_credentials_token(pool, form, request.headers.get("Authorization"))
         except OAuthError as error:
-            body, status = {"error": error.error}, error.status
-        return Response(json.dumps(body), status=status,
-                        headers={"Content-Type": "application/json;charset=UTF-8", "Cache-Control": "no-store"})
+            return self.oauth_error(error.status, error.error)
+        return Response(json.dumps(body), status=200, headers=JSON_HEADERS)
+
+    @staticmethod
+    def oauth_error(status: int, error: str, headers: dict[str, str] | None = None) -> Response:
+        return Response(json.dumps({"error": error}), status=status, headers={**JSON_HEADERS, **(headers or {})})
 
 
 class ApiServer:

@@ -20,3 +20,12 @@ def api_query(deployment):
 @pytest.fixture
 def api_ingest(deployment):
     return load_function("ApiIngest", deployment.function_environment("ApiIngest"))
+
+
+@pytest.fixture(scope="module")
+def local_api():
+    """template.yaml's API on the local werkzeug server, its functions real, AWS a moto server."""
+    from api.local_api import local_api_stack
+
+    with local_api_stack() as stack:
+        yield stack

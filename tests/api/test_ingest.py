@@ -194,3 +194,107 @@ def test_the_event_files_are_valid_api_gateway_events():
         assert event["httpMethod"] == "POST" and event["resource"] == "/quotes"
         assert "client_id" in event["requestContext"]["authorizer"]["claims"]
     assert copy.deepcopy(load_event("api_ingest/post-not-json.json"))["headers"]["Content-Type"] != "application/json"
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(api_ingest, deployment, context):
+    nested = "[" * 100_000 + "]" * 100_000
+    for body in (nested, '{"quotes": ' + nested + "}", '{"a":' * 50_000 + "1" + "}" * 50_000):
+        response = api_ingest.handler(post(body), context)
+        assert response["statusCode"] == 400, body[:20]
+        assert body_of(response)["error"]["code"] == "invalid_json"
+    assert stream_records(deployment) == []
+
+
+BODY_REFUSALS = [
+    # (body or raw bytes, content type, status, code, field with a problem or None)
+    ('{"ticker_symbol":"A","sector":"B","change":1e400,"price":1}', "application/json", 400, "invalid_quotes", "change"),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":-0}', "application/json", 400, "invalid_quotes", "price"),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":-0.0}', "application/json", 400, "invalid_quotes", "price"),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":"1"}', "application/json", 400, "invalid_quotes", "price"),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":true}', "application/json", 400, "invalid_quotes", "price"),
+    ('{"ticker_symbol":"A","sector":"B","change":NaN,"price":1}', "application/json", 400, "invalid_json", None),
+    ('{"ticker_symbol":"A","sector":"B","change":-Infinity,"price":1}', "application/json", 400, "invalid_json", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1' + "0" * 5000 + "}", "application/json", 400, "invalid_json", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1,"price":-1}', "application/json", 400, "invalid_json", None),
+    ('{"quotes":[],"quotes":[{"ticker_symbol":"A","sector":"B","change":0,"price":1}]}', "application/json", 400, "invalid_json", None),
+    ('{"ticker_symbol":"\\ud800","sector":"B","change":0,"price":1}', "application/json", 400, "invalid_quotes", "ticker_symbol"),
+    ('\ufeff{"ticker_symbol":"A","sector":"B","change":0,"price":1}', "application/json", 400, "invalid_json", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1}', "application/json; charset=latin-1", 415, "unsupported_media_type", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1}', "application/json, text/plain", 415, "unsupported_media_type", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1}', "application/jsonx", 415, "unsupported_media_type", None),
+    ('{"ticker_symbol":"A","sector":"B","change":0,"price":1}', "multipart/form-data; boundary=x", 415, "unsupported_media_type", None),
+    ("null", "application/json", 400, "invalid_body", None),
+    ('"AAPL"', "application/json", 400, "invalid_body", None),
+    ('{"quotes": null}', "application/json", 400, "invalid_body", None),
+    ('{"quotes": [1, "x", null]}', "application/json", 400, "invalid_quotes", "$"),
+    (" \n\t ", "application/json", 400, "invalid_json", None),
+]
+
+
+def test_hostile_bodies_are_4xx_and_nothing_is_written(api_ingest, deployment, context):
+    for body, content_type, status, code, field in BODY_REFUSALS:
+        response = api_ingest.handler(post(body, content_type), context)
+        assert response["statusCode"] == status, (body[:60], content_type, body_of(response))
+        error = body_of(response)["error"]
+        assert error["code"] == code, (body[:60], error)
+        if field:
+            assert field in {d["field"] for d in error["details"]}, (body[:60], error)
+    assert stream_records(deployment) == []
+
+
+def test_bytes_that_are_not_utf8_json_are_400(api_ingest, deployment, context):
+    import base64
+
+    quote_json = '{"ticker_symbol":"A","sector":"B","change":0,"price":1}'
+    for raw in (b"\xff\xfe{}", quote_json.encode("utf-16"), quote_json.encode("utf-32"), b'{"ticker_symbol":"\xe9"}'):
+        event = post("", "application/json")
+        event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+        response = api_ingest.handler(event, context)
+        assert response["statusCode"] == 400 and body_of(response)["error"]["code"] == "invalid_json", raw
+    event = post("", "application/json")
+    event["body"], event["isBase64Encoded"] = "not base64!", True
+    assert body_of(api_ingest.handler(event, context))["error"]["code"] == "invalid_body"
+    assert stream_records(deployment) == []
+
+
+def test_json_spellings_that_are_fine(api_ingest, context):
+    quote_json = '{"ticker_symbol":"A","sector":"  tech  ","change":-0,"price":1.0000000}'
+    for content_type in ("application/json", "APPLICATION/JSON", "application/json;charset=UTF-8",
+                         'application/json; charset="utf-8"', "application/vnd.api+json"):
+        response = api_ingest.handler(post(quote_json, content_type), context)
+        assert response["statusCode"] == 202, (content_type, body_of(response))
+
+
+def test_no_body_gets_a_5xx(api_ingest, context):
+    """Property: any JSON value, any bytes, any content type: a 202 or a 4xx in the error shape."""
+    import base64
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    numbers = st.floats(allow_nan=False) | st.integers() | st.sampled_from([1e-7, 5e-324, 1e12, -0.0, 10**30])
+    leaves = st.none() | st.booleans() | numbers | st.text(max_size=12)
+    json_values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4)
+                               | st.dictionaries(st.text(max_size=8), inner, max_size=5), max_leaves=30)
+    quoteish = st.fixed_dictionaries({"ticker_symbol": st.text(max_size=12) | st.just("AAPL"),
+                                      "sector": st.text(max_size=12) | st.just("TECH"),
+                                      "change": numbers | leaves, "price": numbers | leaves})
+    bodies = (json_values.map(json.dumps) | quoteish.map(json.dumps)
+              | st.lists(quoteish, max_size=3).map(lambda q: json.dumps({"quotes": q})) | st.binary(max_size=64))
+    content_types = st.sampled_from(["application/json", "application/json; charset=utf-16", "text/plain", "",
+                                     "application/problem+json"]) | st.text(max_size=20)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(body=bodies, content_type=content_types)
+    def check(body, content_type):
+        event = post("", content_type)
+        if isinstance(body, bytes):
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+        else:
+            event["body"] = body
+        response = api_ingest.handler(event, context)
+        assert response["statusCode"] in (202, 400, 413, 415), response
+        if response["statusCode"] != 202:
+            assert set(body_of(response)["error"]) >= {"code", "message", "request_id"}
+
+    check()

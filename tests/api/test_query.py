@@ -172,3 +172,130 @@ def test_dynamodb_failures_become_500_without_details(api_query, seeded, context
     response = api_query.handler(load_event("api_query/get-quote.json"), context)
     assert response["statusCode"] == 500
     assert body_of(response)["error"]["message"] == "internal error"
+
+
+def test_limit_accepts_only_ascii_digits(api_query, seeded, context):
+    for limit in ["²", "①", "１", "٣", "1０", " 5", "5 ", "+5", "-0", "0x10", "1e1", "1.0", "25 "]:
+        response = list_page(api_query, context, sector="TECHNOLOGY", limit=limit)
+        assert response["statusCode"] == 400, limit
+        assert body_of(response)["error"]["code"] == "invalid_limit"
+    assert body_of(list_page(api_query, context, sector="TECHNOLOGY", limit="005"))["count"] == 5
+
+
+def multi_page(api_query, context, pairs):
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        multi.setdefault(name, []).append(value)
+    event = get("api_query/list-sector-quotes.json", queryStringParameters={k: v[-1] for k, v in multi.items()} or None,
+                multiValueQueryStringParameters=multi or None)
+    return api_query.handler(event, context)
+
+
+QUERY_REFUSALS = [
+    ([("sector", "TECHNOLOGY"), ("limit", "2"), ("limit", "3")], "repeated_parameter"),
+    ([("sector", "TECHNOLOGY"), ("sector", "ENERGY")], "repeated_parameter"),
+    ([("sector", "TECHNOLOGY"), ("limt", "2")], "unknown_parameter"),
+    ([("sector", "TECHNOLOGY"), ("", "x")], "unknown_parameter"),
+    ([("sector", "")], "invalid_sector"),
+    ([("sector", " TECH")], "invalid_sector"),
+    ([("sector", "ß")], "invalid_sector"),          # 'ß'.upper() == 'SS': non-ASCII is refused, not folded
+    ([("sector", "ＴＥＣＨ")], "invalid_sector"),
+    ([("sector", "TECH%2541")], "invalid_sector"),  # decoded once by API Gateway; never twice
+    ([("sector", "A" * 65)], "invalid_sector"),
+    ([("sector", "TECHNOLOGY"), ("limit", "")], "invalid_limit"),
+]
+
+
+def test_query_strings_are_read_strictly(api_query, seeded, context):
+    for pairs, code in QUERY_REFUSALS:
+        response = multi_page(api_query, context, pairs)
+        assert response["statusCode"] == 400, pairs
+        assert body_of(response)["error"]["code"] == code, pairs
+
+
+def test_trailing_spaces_and_lower_case_sectors_name_the_stored_sector(api_query, seeded, context):
+    body = body_of(multi_page(api_query, context, [("sector", "technology  ")]))
+    assert body["sector"] == "TECHNOLOGY" and len(body["quotes"]) == 5
+
+
+MALFORMED_TOKENS = [
+    "", "!!!!", "=" * 8, "a" * 201, "ｔｏｋｅｎ", "eyJzIjoiVEVDSE5PTE9HWSJ9",  # {"s":"TECHNOLOGY"}: no ticker
+    "WzFd",  # [1]
+    "eyJzIjoiVEVDSE5PTE9HWSIsInQiOiIkJCQifQ",  # {"s":"TECHNOLOGY","t":"$$$"}
+    "_w",  # b"\xff": not UTF-8
+]
+
+
+def test_malformed_next_tokens_are_400(api_query, seeded, context):
+    for token in MALFORMED_TOKENS:
+        response = list_page(api_query, context, sector="TECHNOLOGY", next_token=token)
+        assert response["statusCode"] == 400, token
+        assert body_of(response)["error"]["code"] == "invalid_next_token"
+
+
+def test_a_deeply_nested_token_is_400_not_500(api_query, seeded, context):
+    import base64
+
+    from api_query.store import decode_token, InvalidToken
+
+    deep = base64.urlsafe_b64encode(b"[" * 100_000).decode().rstrip("=")
+    with pytest.raises(InvalidToken):
+        decode_token(deep, "TECHNOLOGY")
+    # what the API answers for the longest token it reads, nested as deep as it goes
+    nested = base64.urlsafe_b64encode(b"[" * 150).decode().rstrip("=")
+    assert list_page(api_query, context, sector="TECHNOLOGY", next_token=nested)["statusCode"] == 400
+
+
+def test_path_parameters_are_read_decoded_once_and_ascii_only(api_query, seeded, context):
+    from urllib.parse import quote
+
+    for raw in ("€", "A B", "AAPL%2520", "ＡＡＰＬ", "ǅ", "ı"):  # 'ı'.upper() == 'I'
+        event = get("api_query/get-quote.json", path=f"/quotes/{quote(raw)}", pathParameters={"ticker": raw})
+        response = api_query.handler(event, context)
+        assert response["statusCode"] == 400, raw
+        assert body_of(response)["error"]["code"] == "invalid_ticker"
+    for raw in ("ß", "ＴＥＣＨ", " TECH"):
+        event = get("api_query/get-sector-summary.json", path=f"/sectors/{quote(raw)}", pathParameters={"sector": raw})
+        assert body_of(api_query.handler(event, context))["error"]["code"] == "invalid_sector", raw
+
+
+def test_an_encoded_path_still_reads_the_decoded_parameter(api_query, seeded, context):
+    event = get("api_query/get-sector-summary.json", path="/sectors/TECH%20NOLOGY",
+                pathParameters={"sector": "TECHNOLOGY"})
+    assert body_of(api_query.handler(event, context))["sector"] == "TECHNOLOGY"
+
+
+def test_routes_without_query_parameters_refuse_them(api_query, seeded, context):
+    for event_name in ("get-quote.json", "get-sector-summary.json"):
+        event = get(f"api_query/{event_name}", queryStringParameters={"x": "1"}, multiValueQueryStringParameters={"x": ["1"]})
+        response = api_query.handler(event, context)
+        assert response["statusCode"] == 400 and body_of(response)["error"]["code"] == "unknown_parameter"
+
+
+def test_no_query_string_or_path_parameter_gets_a_5xx(api_query, seeded, context):
+    """Property: whatever API Gateway hands over (any text, repeated or unknown names), a 200/400/404 in the
+    error shape; never a 5xx."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    text = st.text(max_size=30) | st.sampled_from(["TECHNOLOGY", "technology ", "²", "１", "25", "0", "101", ""])
+    names = st.sampled_from(["sector", "limit", "next_token"]) | st.text(max_size=8)
+    multi = st.dictionaries(names, st.lists(text, min_size=1, max_size=3), max_size=4)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(multi=multi, ticker=text, sector=text)
+    def check(multi, ticker, sector):
+        events = [
+            get("api_query/list-sector-quotes.json", queryStringParameters={k: v[-1] for k, v in multi.items()} or None,
+                multiValueQueryStringParameters=multi or None),
+            get("api_query/get-quote.json", pathParameters={"ticker": ticker}, queryStringParameters=None,
+                multiValueQueryStringParameters=None),
+            get("api_query/get-sector-summary.json", pathParameters={"sector": sector}),
+        ]
+        for event in events:
+            response = api_query.handler(event, context)
+            assert response["statusCode"] in (200, 400, 404), (event["path"], response)
+            if response["statusCode"] != 200:
+                assert set(body_of(response)["error"]) >= {"code", "message", "request_id"}
+
+    check()

@@ -24,15 +24,44 @@ MAX_QUOTES = MAX_RECORDS_PER_REQUEST  # one PutRecords call's worth
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def _is_json(content_type: str | None) -> bool:
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+def _media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
+    media_type, _, rest = (content_type or "").partition(";")
+    params = {}
+    for part in rest.split(";"):
+        name, sep, value = part.partition("=")
+        if sep:
+            params[name.strip().lower()] = value.strip().strip('"').lower()
+    return media_type.strip().lower(), params
+
+
+def _is_json(media_type: str) -> bool:
     return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which duplicate wins; a body that means two things is refused instead.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"duplicate key {json.dumps(duplicate)}")
+    return obj
+
+
 def read_body(body: str | None, is_base64: bool, content_type: str | None) -> Any:
-    """The decoded JSON of the request, or ApiError 415/413/400."""
-    if not _is_json(content_type):
+    """The decoded JSON of the request, or ApiError 415/413/400.
+
+    JSON here is RFC 8259's: UTF-8, no NaN/Infinity, and (our rule) no duplicate keys.
+    """
+    media_type, params = _media_type(content_type)
+    if not _is_json(media_type):
         raise ApiError(415, "unsupported_media_type", "send the quotes as JSON (Content-Type: application/json)")
+    if params.get("charset", "utf-8") not in ("utf-8", "utf8"):
+        raise ApiError(415, "unsupported_media_type", "JSON must be sent as UTF-8 (charset=utf-8 or none)")
     raw: bytes
     if body is None:
         raw = b""
@@ -42,14 +71,20 @@ def read_body(body: str | None, is_base64: bool, content_type: str | None) -> An
         except (binascii.Error, ValueError):
             raise ApiError(400, "invalid_body", "the body is not valid base64") from None
     else:
-        raw = body.encode()
+        raw = body.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "body_too_large", f"the body is {len(raw)} bytes; at most {MAX_BODY_BYTES} are accepted")
-    if not raw.strip():
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"the body is not UTF-8 (byte {exc.start})") from None
+    if not text.strip():
         raise ApiError(400, "invalid_json", "the body is empty")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+        return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_object_without_duplicates)
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
+    except ValueError as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from tickerstream.keys import BY_SECTOR_INDEX, sector_index_key, sector_summary_key, ticker_key
@@ -39,12 +40,19 @@ def encode_token(sector: str, ticker: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# A token names a sector (<= 64 characters) and a ticker (<= 10): anything longer was not issued here.
+MAX_TOKEN_LENGTH = 200
+_TOKEN_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def decode_token(token: str, sector: str) -> str:
     """The ticker a page ended at; the token must come from a query of the same sector."""
+    if len(token) > MAX_TOKEN_LENGTH or not _TOKEN_ALPHABET.fullmatch(token):
+        raise InvalidToken("next_token is not valid")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         raise InvalidToken("next_token is not valid") from None
     if not isinstance(payload, dict) or payload.get("s") != sector:
         raise InvalidToken("next_token belongs to another query")
@@ -94,7 +102,7 @@ class QuoteReader:
             "ExpressionAttributeValues": {":pk": {"S": gsi1pk}},
             "Limit": limit,
         }
-        if next_token:
+        if next_token is not None:
             after = decode_token(next_token, sector)
             pk, sk = ticker_key(after)
             request["ExclusiveStartKey"] = {
