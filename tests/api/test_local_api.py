@@ -16,7 +16,6 @@ import jwt
 import pytest
 from api.local_api import call
 
-from tickerstream_local.cognito import KID, signing_key
 
 QUOTE = {"ticker_symbol": "AAPL", "sector": "TECHNOLOGY", "change": 1.25, "price": 189.5}
 
@@ -62,8 +61,9 @@ def forged(local_api, *, headers=None, **claims):
             "iat": now, "exp": now + 600, "iss": pool.issuer, "client_id": pool.machine_client_id(), "jti": "j"}
     base.update(claims)
     base = {k: v for k, v in base.items() if v is not None}
-    signing_input = f"{b64({'alg': 'RS256', 'typ': 'JWT', 'kid': KID, **(headers or {})})}.{b64(base)}"
-    signature = jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).sign(signing_input.encode(), signing_key())
+    key = pool.signing_key  # the stack's own key: these tokens are validly signed, only their claims are odd
+    signing_input = f"{b64({'alg': 'RS256', 'typ': 'JWT', 'kid': key.kid, **(headers or {})})}.{b64(base)}"
+    signature = jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).sign(signing_input.encode(), key.private_key)
     return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
 
@@ -88,7 +88,7 @@ def bad_tokens(local_api):
         ("kid a list", forged(local_api, headers={"kid": ["dummy"]})),
         ("kid an object", forged(local_api, headers={"kid": {"a": 1}})),
         ("kid unknown", forged(local_api, headers={"kid": "other"})),
-        ("alg none", f"{b64({'alg': 'none', 'kid': KID})}.{payload}."),
+        ("alg none", f"{b64({'alg': 'none', 'kid': local_api.app.default_pool().signing_key.kid})}.{payload}."),
         ("signature of another token", f"{head}.{payload}.{forged(local_api, jti='k').split('.')[2][::-1]}"),
         ("expired", forged(local_api, exp=now - 5)),
         ("exp a string", forged(local_api, exp="tomorrow")),

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Any
 
 import boto3
 import jwt
@@ -20,7 +21,7 @@ import pytest
 
 from local.synthetic import api_template, echo_handler, ensure_cognito_provisioners
 from tickerstream_local.api import ApiServer, LocalApi
-from tickerstream_local.cognito import KID, signing_key
+from tickerstream_local.cognito import pool_config, sign_in
 from tickerstream_local.server import MotoServer, port_is_listening
 from tickerstream_local.stack import deploy
 
@@ -78,10 +79,8 @@ def access_token(server, deployment, **kwargs):
 
 
 def user_tokens(deployment):
-    result = deployment.client("cognito-idp").initiate_auth(
-        ClientId=deployment.ctx.refs["UserClient"], AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": "ada", "PASSWORD": PASSWORD})
-    return result["AuthenticationResult"]
+    # Through the local stack, which re-signs moto's tokens with the stack's own key.
+    return sign_in(deployment, pool_config(deployment, "Pool"), "ada", PASSWORD)
 
 
 def forge(claims_update=None, key=None, headers=None, drop=()):
@@ -92,10 +91,10 @@ def forge(claims_update=None, key=None, headers=None, drop=()):
     claims.update(claims_update or {})
     for name in drop:
         claims.pop(name)
-    return jwt.encode(claims, key or signing_key(), algorithm="RS256", headers={"kid": KID, **(headers or {})})
+    return jwt.encode(claims, key or FORGE["key"], algorithm="RS256", headers={"kid": FORGE["kid"], **(headers or {})})
 
 
-FORGE: dict[str, str] = {}
+FORGE: dict[str, Any] = {}
 
 
 @pytest.fixture
@@ -103,6 +102,8 @@ def forge_for(stack):
     deployment, _, _ = stack
     FORGE["issuer"] = f"https://cognito-idp.us-east-1.amazonaws.com/{deployment.ctx.refs['Pool']}"
     FORGE["client_id"] = deployment.ctx.refs["MachineClient"]
+    signing_key = pool_config(deployment, "Pool").signing_key  # the stack's own key (forging as the stack)
+    FORGE["key"], FORGE["kid"] = signing_key.private_key, signing_key.kid
     return forge
 
 
@@ -113,10 +114,10 @@ def test_token_endpoint_issues_scoped_access_tokens(stack):
     answer = json.loads(body)
     assert set(answer) == {"access_token", "expires_in", "token_type"}
     assert answer["token_type"] == "Bearer" and answer["expires_in"] == 3600  # 60 minutes in the template
-    # Verifies against the JWKS the local pool (moto) serves.
+    # Verifies against the local stack's own JWKS (not moto's, whose private key moto ships).
     pool_id = deployment.ctx.refs["Pool"]
-    jwks = jwt.PyJWKClient(f"{moto.endpoint_url}/{pool_id}/.well-known/jwks.json")
-    claims = jwt.decode(answer["access_token"], jwks.get_signing_key_from_jwt(answer["access_token"]).key,
+    (jwk,) = pool_config(deployment, "Pool").signing_key.jwks()["keys"]
+    claims = jwt.decode(answer["access_token"], jwt.PyJWK(jwk).key,
                         algorithms=["RS256"], issuer=f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}")
     assert claims["token_use"] == "access"
     assert claims["client_id"] == deployment.ctx.refs["MachineClient"]
@@ -199,7 +200,7 @@ def _none_token(claims):
     def part(obj):
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
-    return f"{part({'alg': 'none', 'typ': 'JWT', 'kid': KID})}.{part(claims)}."
+    return f"{part({'alg': 'none', 'typ': 'JWT', 'kid': FORGE['kid']})}.{part(claims)}."
 
 
 @pytest.mark.parametrize(
@@ -224,7 +225,7 @@ def test_authorizer_rejections(stack, forge_for, case):
         "alg_hs256": {"Authorization": jwt.encode({"token_use": "access", "scope": "ts/read", "exp": now + 600,
                                                    "iss": FORGE["issuer"], "client_id": FORGE["client_id"]},
                                                   "secret-key-long-enough-for-hs256-use", algorithm="HS256",
-                                                  headers={"kid": KID})},
+                                                  headers={"kid": FORGE["kid"]})},
         "wrong_issuer": {"Authorization": forge_for({"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"})},
         "wrong_client": {"Authorization": forge_for({"client_id": "someoneelse"})},
         "missing_scope": {"Authorization": forge_for({"scope": "ts/write"})},
