@@ -11,12 +11,10 @@ import base64
 import datetime as dt
 import json
 import logging
-import re
 import threading
 import urllib.parse
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -24,6 +22,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from tickerstream_local.api_routes import DEFAULT_RESPONSES, ApiConfig, Route, api_configs, api_routes, unquote_literal
 from tickerstream_local.cognito import (
     JwksCache,
     OAuthError,
@@ -39,111 +38,11 @@ from tickerstream_local.server import LOOPBACK, ensure_port_free
 
 log = logging.getLogger("tickerstream.local.api")
 DEFAULT_API_PORT = 3000
-IMPLICIT_API = "ServerlessRestApi"
-
-# API Gateway's default gateway responses (status, message) by response type.
-DEFAULT_RESPONSES = {
-    "UNAUTHORIZED": (401, "Unauthorized"),
-    "EXPIRED_TOKEN": (403, "The security token included in the request is expired"),
-    "ACCESS_DENIED": (403, "Forbidden"),
-    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
-    "BAD_REQUEST_BODY": (400, "Invalid request body"),
-    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
-    "AUTHORIZER_CONFIGURATION_ERROR": (500, "Internal server error"),
-    "INTEGRATION_FAILURE": (504, "Internal server error"),
-    "DEFAULT_5XX": (502, "Internal server error"),
-}
 # A REST API's payload quota (hard limit): bigger requests never reach the authorizer or the function.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 # Cognito's token endpoint takes a few short form fields; a bigger body is refused before parsing.
 MAX_TOKEN_REQUEST_BYTES = 64 * 1024
 JSON_HEADERS = {"Content-Type": "application/json;charset=UTF-8", "Cache-Control": "no-store"}
-
-
-@dataclass
-class Route:
-    api_id: str
-    function_id: str
-    event_name: str
-    path: str
-    method: str  # upper case, or ANY
-    authorizer: str | None  # name of a Cognito authorizer of the API, None = open
-    scopes: list[str]
-    pattern: re.Pattern[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        regex = ""
-        for part in re.split(r"(\{[^}]+\})", self.path):
-            if part.startswith("{") and part.endswith("+}"):
-                regex += f"(?P<{part[1:-2]}>.+)"
-            elif part.startswith("{"):
-                regex += f"(?P<{part[1:-1]}>[^/]+)"
-            else:
-                regex += re.escape(part)
-        self.pattern = re.compile(f"^{regex}/?$")
-
-
-def _unquote(value: Any) -> str:
-    text = str(value)
-    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "'" else text
-
-
-@dataclass
-class ApiConfig:
-    logical_id: str
-    stage: str
-    authorizers: dict[str, dict[str, Any]]  # name -> {UserPoolArn, Identity, AuthorizationScopes}
-    default_authorizer: str | None
-    cors: dict[str, str] | None
-    gateway_responses: dict[str, dict[str, Any]]
-
-
-def api_configs(deployment: Any) -> dict[str, ApiConfig]:
-    configs: dict[str, ApiConfig] = {}
-    for logical_id, resource in deployment.template["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Api":
-            continue
-        props = deployment.properties(logical_id)
-        auth = props.get("Auth", {})
-        cors = props.get("Cors")
-        if isinstance(cors, str):
-            cors = {"AllowOrigin": cors}
-        configs[logical_id] = ApiConfig(
-            logical_id=logical_id,
-            stage=str(props.get("StageName", "Prod")),
-            authorizers=auth.get("Authorizers", {}),
-            default_authorizer=auth.get("DefaultAuthorizer"),
-            cors=cors,
-            gateway_responses=props.get("GatewayResponses", {}),
-        )
-    return configs
-
-
-def api_routes(deployment: Any) -> list[Route]:
-    configs = api_configs(deployment)
-    routes = []
-    for function_id, resource in deployment.template["Resources"].items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        for event_name, event in (resource.get("Properties", {}).get("Events") or {}).items():
-            if event.get("Type") != "Api":
-                continue
-            raw = event["Properties"]
-            api_ref = raw.get("RestApiId", {"Ref": IMPLICIT_API})
-            api_id = api_ref["Ref"] if isinstance(api_ref, dict) and "Ref" in api_ref else str(api_ref)
-            props = {k: v for k, v in raw.items() if k != "RestApiId"}
-            props = deployment.resolve(props)
-            config = configs.get(api_id)
-            auth = props.get("Auth", {})
-            authorizer = auth.get("Authorizer", config.default_authorizer if config else None)
-            if authorizer in ("NONE", "AWS_IAM"):
-                authorizer = None if authorizer == "NONE" else authorizer
-            scopes = auth.get("AuthorizationScopes")
-            if scopes is None and authorizer and config:
-                scopes = config.authorizers.get(authorizer, {}).get("AuthorizationScopes", [])
-            routes.append(Route(api_id, function_id, event_name, props["Path"], props["Method"].upper(),
-                                authorizer, list(scopes or [])))
-    return routes
 
 
 def _java_date(epoch: Any) -> str:
@@ -307,7 +206,7 @@ class LocalApi:
         if custom:
             status = int(custom.get("StatusCode", status))
             for name, value in (custom.get("ResponseParameters", {}).get("Headers") or {}).items():
-                headers[name] = _unquote(value)
+                headers[name] = unquote_literal(value)
             template = (custom.get("ResponseTemplates") or {}).get("application/json")
             if template:
                 body = (template.replace("$context.error.messageString", json.dumps(message))
@@ -318,12 +217,12 @@ class LocalApi:
 
     def preflight(self, config: ApiConfig) -> Response:
         cors = config.cors or {}
-        headers = {"Access-Control-Allow-Origin": _unquote(cors.get("AllowOrigin", "*"))}
+        headers = {"Access-Control-Allow-Origin": unquote_literal(cors.get("AllowOrigin", "*"))}
         for key, header in (("AllowHeaders", "Access-Control-Allow-Headers"),
                             ("AllowMethods", "Access-Control-Allow-Methods"),
                             ("MaxAge", "Access-Control-Max-Age")):
             if key in cors:
-                headers[header] = _unquote(cors[key])
+                headers[header] = unquote_literal(cors[key])
         if str(cors.get("AllowCredentials", "")).lower() == "true":
             headers["Access-Control-Allow-Credentials"] = "true"
         return Response("", status=200, headers=headers)
