@@ -381,19 +381,26 @@ def authorize(
         raise Unauthorized("The incoming token has expired", reason="expired") from None
     except jwt.InvalidIssuerError:
         raise Unauthorized(reason="wrong issuer") from None
-    except jwt.InvalidTokenError as exc:
+    except (jwt.InvalidTokenError, TypeError) as exc:  # TypeError: pyjwt meeting an `iss` that is a list
         raise Unauthorized(reason=f"invalid token: {exc}") from None
+    # Claims come from whoever signed the token: a list or an object where a string belongs is refused,
+    # not looked up (a list is unhashable).
     token_use = claims.get("token_use")
     if scopes:
         if token_use != "access":
             raise Unauthorized(reason="method has scopes: an access token is required")
-        if claims.get("client_id") not in pool.clients:
+        if not _is_known_client(claims.get("client_id"), pool):
             raise Unauthorized(reason="unknown client")
-        if not set(scopes) & set(str(claims.get("scope", "")).split()):
+        scope = claims.get("scope", "")
+        if not isinstance(scope, str) or not set(scopes) & set(scope.split()):
             raise Unauthorized(reason="no matching scope")
     else:
         if token_use != "id":
             raise Unauthorized(reason="method has no scopes: an ID token is required")
-        if claims.get("aud") not in pool.clients:
+        if not _is_known_client(claims.get("aud"), pool):
             raise Unauthorized(reason="unknown client")
     return claims
+
+
+def _is_known_client(client_id: Any, pool: PoolConfig) -> bool:
+    return isinstance(client_id, str) and client_id in pool.clients

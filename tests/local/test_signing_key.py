@@ -129,3 +129,22 @@ def test_jwks_document_is_the_public_key_in_cognitos_shape(local):
     assert {key["kty"], key["alg"], key["use"]} == {"RSA", "RS256", "sig"}
     assert set(key) == {"kty", "alg", "use", "kid", "n", "e"}
     assert json.loads(json.dumps(document)) == document
+
+
+@pytest.mark.parametrize("claims", [
+    {"client_id": ["a", "b"]},      # unhashable where a string belongs
+    {"client_id": {"id": "x"}},
+    {"scope": ["ts/read"]},         # a list, not the space-separated string Cognito writes
+    {"iss": ["https://example"]},   # pyjwt itself trips on a list here
+])
+def test_the_authorizer_refuses_claims_of_the_wrong_type_itself(local, claims):
+    from tickerstream_local.cognito import JwksCache, Unauthorized, authorize
+
+    deployment, client = local
+    pool = pool_config(deployment, "Pool")
+    issued = jwt.decode(machine_token(deployment, client), options={"verify_signature": False})
+    # Validly signed, only the claims are odd (PyJWS: jwt.encode would refuse a list as `iss`).
+    token = jwt.api_jws.encode(json.dumps({**issued, **claims}).encode(), pool.signing_key.private_key,
+                               algorithm="RS256", headers={"kid": pool.signing_key.kid})
+    with pytest.raises(Unauthorized):
+        authorize(token, pool, JwksCache(None), ["ts/read"])
