@@ -50,6 +50,7 @@ WORK = REPO_ROOT / ".sam-local"
 # Functions whose events change state run first, so the queries that follow find what they wrote.
 ORDER = ("quote_processor", "firehose_transform", "api_ingest", "api_query")
 LOCAL_ONLY_VARIABLES = {"POWERTOOLS_TRACE_DISABLED": "true"}
+QUIET = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
 # Values that differ between any two runs of the same event.
 VOLATILE = re.compile(r"request_?id|updated_at|timestamp|^time$|^date$|x-amzn|^iat$|^exp$|^jti$|auth_time", re.I)
 
@@ -123,8 +124,9 @@ def sam_invoke(built: Path, logical_id: str, event: Path, env_file: Path) -> tup
 
 
 def in_process(logical_id: str, event: Path, environment: dict[str, str]) -> Any:
-    # The function's own logs (Powertools writes them to stdout) would bury the report.
-    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), warnings.catch_warnings():
+    # The function's own logs (Powertools writes them to stdout) would bury the report. The sink stays
+    # open: a Logger keeps the stream it was created with for the rest of the process.
+    with contextlib.redirect_stdout(QUIET), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         module = load_function(logical_id, {**environment, **LOCAL_ONLY_VARIABLES})
         context = LocalContext(logical_id, timeout_seconds=int(function_setting(logical_id, "Timeout", 3)))
