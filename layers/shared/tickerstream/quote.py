@@ -15,13 +15,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from tickerstream.numbers import DECIMAL_PLACES, MAX_ABS_NUMBER, PLACES_MESSAGE, has_allowed_places
+
 TICKER_PATTERN = re.compile(r"[A-Z0-9.\-]{1,10}")
 SECTOR_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9 _&.\-]{0,63}")
 # A sector already in normal form (upper case, no surrounding spaces): the fast path's check.
 _NORMAL_SECTOR = re.compile(r"[A-Z0-9](?:[A-Z0-9 _&.\-]{0,62}[A-Z0-9_&.\-])?")
-# DynamoDB numbers stop at ~1e126, and no share trades anywhere near this; a bound keeps a poison
-# value from ever reaching a write that would fail permanently.
-MAX_ABS_NUMBER = 1e12
+# The number rule (see tickerstream.numbers): |x| <= 1e12 and at most 6 decimal places, so that every
+# value a quote can carry, and every sum of them, is storable in DynamoDB.
 
 FIELDS = ("ticker_symbol", "sector", "change", "price")
 _UPPER_KEYS = {name: name.upper() for name in FIELDS}
@@ -85,6 +86,9 @@ def _number(value: Any, name: str, errors: list[FieldError]) -> float | int | No
     if abs(value) > MAX_ABS_NUMBER:
         errors.append(FieldError(name, f"must be within ±{MAX_ABS_NUMBER:g}"))
         return None
+    if not has_allowed_places(value):
+        errors.append(FieldError(name, PLACES_MESSAGE))
+        return None
     return value
 
 
@@ -109,6 +113,8 @@ def parse_quote(payload: Any) -> Quote:
             and (price_type is float or price_type is int)
             and -MAX_ABS_NUMBER <= change <= MAX_ABS_NUMBER
             and 0 < price <= MAX_ABS_NUMBER
+            and change == round(change, DECIMAL_PLACES)  # has_allowed_places, inlined for the hot path
+            and price == round(price, DECIMAL_PLACES)
             and _ticker_match(ticker)
             and _sector_match(sector)
         ):
