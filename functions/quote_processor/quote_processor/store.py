@@ -77,6 +77,16 @@ def _ticker_item(origin: Origin, quote: Quote, now: str) -> dict[str, Any]:
     }
 
 
+def exact_sum(counted: Counter[float]) -> Decimal:
+    """The sum of the decimal values producers sent (``Decimal(repr(x))``), free of binary float drift;
+    each distinct value is converted once (quotes repeat the same few changes). By the number rule the
+    sum is exact; EXACT raises rather than round if it were not."""
+    total = Decimal(0)
+    for value, times in counted.items():
+        total = EXACT.add(total, EXACT.multiply(Decimal(repr(value)), times))
+    return total
+
+
 def _summary_updates(table: str, entries: list[Entry], now: str) -> list[dict[str, Any]]:
     """One ADD per sector touched: counts are additive, so they may only ever be applied once."""
     changes_by_sector: dict[str, list[float]] = {}
@@ -86,12 +96,7 @@ def _summary_updates(table: str, entries: list[Entry], now: str) -> list[dict[st
     totals = {}
     for sector, changes in changes_by_sector.items():
         counted = Counter(changes)
-        # Decimal(repr(x)) sums the decimal values producers sent, free of binary float drift; each
-        # distinct value is converted once (quotes repeat the same few changes). By the number rule the
-        # sum is exact; EXACT raises rather than round if it were not.
-        change_sum = Decimal(0)
-        for value, times in counted.items():
-            change_sum = EXACT.add(change_sum, EXACT.multiply(Decimal(repr(value)), times))
+        change_sum = exact_sum(counted)
         advances = sum(times for value, times in counted.items() if value > 0)
         declines = sum(times for value, times in counted.items() if value < 0)
         totals[sector] = (len(changes), change_sum, advances, declines)
