@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pytest
 from aws_kinesis_agg.aggregator import RecordAggregator
-from hypothesis import event, given
+from hypothesis import event, given, note
 from hypothesis import strategies as st
 
 from support.kinesis_contract import FAULT_KINDS, FaultySdk, deliver, mapping_settings, Shard
@@ -97,6 +97,24 @@ def streams(draw):
             )
         stream.append((shard_id, records))
     return stream
+
+
+def describe(stream) -> str:
+    """The stream in short: per shard, each record's last sequence digits and its user records."""
+    lines = []
+    for shard_id, records in stream:
+        parts = []
+        for aggregated, record, users in records:
+            shown = []
+            for raw, reason in users:
+                if reason is None:
+                    quote = json.loads(raw)
+                    shown.append(f"{quote['ticker_symbol']}:{quote['sector']}:{quote['change']}")
+                else:
+                    shown.append(reason)
+            parts.append(f"{record['kinesis']['sequenceNumber'][-5:]}={'agg' if aggregated else ''}{shown}")
+        lines.append(f"{shard_id[-1]}: {' '.join(parts)}")
+    return "\n".join(lines)
 
 
 class Reference:
@@ -212,6 +230,7 @@ def test_quote_processor_keeps_lambdas_kinesis_contract(harness, stream, schedul
     sdk = FaultySdk(schedule, refuse_poison)
     harness["reset"](sdk)
     reference = Reference(stream)
+    note(describe(stream))
     shards = [Shard(shard_id, [record for _, record, _ in records]) for shard_id, records in stream]
     previous: dict[str, str] = {}
     state = harness["state"]
@@ -242,9 +261,13 @@ def test_quote_processor_keeps_lambdas_kinesis_contract(harness, stream, schedul
         shard = shards[shard_choice % len(shards)]
         if rewind == 9 and not shard.pending:  # a replay: Lambda redelivers records it had checkpointed
             shard.checkpoint = max(0, shard.checkpoint - size)
+        calls_before = sdk.calls
         delivery = deliver(shard, size, SETTINGS, harness["invoke"])
         if delivery is not None:
             invocations += 1
+            faults = [f"{kind} at {name}" for number, name, kind in sdk.injected if number > calls_before]
+            outcome = f"error {type(delivery.error).__name__}" if delivery.error else f"{delivery.durable} durable"
+            note(f"invocation {invocations}: {shard.shard_id[-1]} {[r['kinesis']['sequenceNumber'][-5:] for r in delivery.records]} -> {outcome} {faults}")
             invariants(delivery)
 
     assert all(shard.done for shard in shards), "the stream was not drained"
