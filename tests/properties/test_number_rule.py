@@ -18,7 +18,7 @@ from quote_processor.store import exact_sum
 from support.dynamodb_numbers import problems
 from support.processor import make_record
 from support.properties import budget
-from tickerstream.numbers import has_allowed_places, plain
+from tickerstream.numbers import PLACES_MESSAGE, has_allowed_places, plain
 from tickerstream.quote import InvalidQuote, parse_quote
 
 MICRO = Decimal("0.000001")
@@ -40,6 +40,7 @@ json_numbers = st.one_of(
     st.floats(min_value=-1e13, max_value=1e13),
     st.floats(min_value=-1e-5, max_value=1e-5),
     st.integers(min_value=-(10**14), max_value=10**14),
+    st.floats(min_value=-(2.0**33), max_value=2.0**33),
     six_place_values,
     near_six_places,
     st.decimals(places=6, min_value=-(10**12), max_value=10**12, allow_nan=False).map(float),
@@ -57,12 +58,26 @@ def test_the_dynamodb_checker_itself():
 
 
 @budget(1500)
-@given(st.one_of(st.floats(min_value=-1e12, max_value=1e12), six_place_values.filter(lambda v: abs(v) <= 1e12), near_six_places.filter(lambda v: abs(v) <= 1e12)))
+@given(
+    st.one_of(
+        st.floats(min_value=-1e12, max_value=1e12),
+        st.floats(min_value=-(2.0**33), max_value=2.0**33),  # both sides of the fast check's limit, 2**31
+        # 6-place values where the fast check's margin is thinnest, and their neighbours
+        st.integers(2**29 * 10**6, 2**31 * 10**6).map(lambda n: n / 10**6),
+        st.tuples(st.integers(2**29 * 10**6, 2**31 * 10**6), st.sampled_from([-1.0, 1.0])).map(
+            lambda t: math.nextafter(t[0] / 10**6, math.copysign(math.inf, t[1]))
+        ),
+        six_place_values.filter(lambda v: abs(v) <= 1e12),
+        near_six_places.filter(lambda v: abs(v) <= 1e12),
+    )
+)
 @example(1e-6)
 @example(1e-7)
 @example(5e-324)
 @example(999999999999.9999)
 @example(0.1 + 0.2)
+@example(2147483647.999999)
+@example(2147483648.000001)
 def test_the_fast_check_is_the_decimal_definition(x):
     assert has_allowed_places(x) == six_places_by_definition(x)
 
@@ -78,6 +93,12 @@ def test_every_number_the_model_accepts_is_storable_as_written(change, price):
         quote = parse_quote({"ticker_symbol": "ZZT", "sector": "ENERGY", "change": change, "price": price})
     except InvalidQuote as exc:
         assert {e.field for e in exc.errors} <= {"change", "price"} and exc.errors
+        for error in exc.errors:
+            value = change if error.field == "change" else price
+            if error.message == PLACES_MESSAGE:
+                assert not six_places_by_definition(value)
+        if math.isfinite(change) and abs(change) <= 1e12 and six_places_by_definition(change) and not isinstance(change, bool):
+            assert "change" not in {e.field for e in exc.errors}
         return
     for value in (quote.change, quote.price):
         text = plain(value)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from tickerstream.numbers import DECIMAL_PLACES, MAX_ABS_NUMBER, PLACES_MESSAGE, has_allowed_places
+from tickerstream.numbers import FAST_LIMIT, MAX_ABS_NUMBER, PLACES_MESSAGE, has_allowed_places
 
 TICKER_PATTERN = re.compile(r"[A-Z0-9.\-]{1,10}")
 SECTOR_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9 _&.\-]{0,63}")
@@ -111,10 +111,11 @@ def parse_quote(payload: Any) -> Quote:
             and type(sector) is str
             and (change_type is float or change_type is int)
             and (price_type is float or price_type is int)
-            and -MAX_ABS_NUMBER <= change <= MAX_ABS_NUMBER
-            and 0 < price <= MAX_ABS_NUMBER
-            and change == round(change, DECIMAL_PLACES)  # has_allowed_places, inlined for the hot path
-            and price == round(price, DECIMAL_PLACES)
+            # has_allowed_places' fast check, inlined; larger values take the full checks
+            and -FAST_LIMIT < change < FAST_LIMIT
+            and 0 < price < FAST_LIMIT
+            and change == round(change * 1e6) / 1e6
+            and price == round(price * 1e6) / 1e6
             and _ticker_match(ticker)
             and _sector_match(sector)
         ):
