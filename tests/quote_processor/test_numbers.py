@@ -1,10 +1,12 @@
 """The number rule (at most 6 decimal places as written) and plain decimal notation towards DynamoDB."""
 
+import base64
+import json
 from decimal import Decimal
 
 import pytest
 
-from support.processor import make_record, quarantined, quote
+from support.processor import load_event, make_record, quarantined, quote
 from tickerstream.quote import InvalidQuote, parse_quote
 
 
@@ -51,3 +53,25 @@ def test_small_values_are_written_in_plain_decimal_notation(quote_processor, lam
     item = table.latest("TINY")
     assert (item["price"], item["change"]) == ("0.00005", "0.00001")
     assert Decimal(table.summary("PENNY")["change_sum"]) == Decimal("0.00001")
+
+
+def test_the_numbers_sample_event(deployment, quote_processor, lambda_context, table):
+    """events/quote_processor/numbers.json: values past 6 places are quarantined naming their field;
+    the smallest and largest valid ones land, written in plain notation DynamoDB accepts."""
+    from support.dynamodb_numbers import problems
+
+    event = load_event("numbers.json")
+    assert quote_processor.handler(event, lambda_context) == {"batchItemFailures": []}
+
+    details = {json.loads(base64.b64decode(m["data_base64"]))["ticker_symbol"]: (m["reason"], m["detail"]) for m in quarantined(deployment)}
+    assert details == {
+        "ZZT": ("invalid_quote", "change: must have at most 6 decimal places"),
+        "ZZU": ("invalid_quote", "price: must have at most 6 decimal places"),
+        "ZZV": ("invalid_quote", "change: must have at most 6 decimal places"),
+    }
+    assert table.tickers() == {"NFLX", "PNY", "BIG"}
+    assert (table.latest("PNY")["price"], table.latest("BIG")["change"]) == ("0.00005", "-1000000000000.0")
+    summary = table.summary("PENNY")
+    assert Decimal(summary["change_sum"]) == Decimal("-999999999999.99999")
+    stored = [table.latest(t)[f] for t in ("NFLX", "PNY", "BIG") for f in ("price", "change")] + [summary["change_sum"]]
+    assert all(problems(text) == [] for text in stored)
