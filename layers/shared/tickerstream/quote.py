@@ -3,6 +3,8 @@
 A quote looks like the Kinesis Data Firehose console's demo data:
 ``{"ticker_symbol": "QXZ", "sector": "HEALTHCARE", "change": -0.05, "price": 84.51}``.
 The upper-case key variant used by the Firehose documentation (``TICKER_SYMBOL`` …) is accepted too.
+``change`` and ``price`` follow the number rule (tickerstream.numbers): finite, |x| <= 1e12, at most 6
+decimal places, so every value a quote can carry, and every sum of them, is storable in DynamoDB.
 
 Validation is plain Python rather than pydantic: it runs once per stream record on the hot path and
 pydantic's import alone would cost more than the whole per-batch budget of a cold start.
@@ -21,9 +23,6 @@ TICKER_PATTERN = re.compile(r"[A-Z0-9.\-]{1,10}")
 SECTOR_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9 _&.\-]{0,63}")
 # A sector already in normal form (upper case, no surrounding spaces): the fast path's check.
 _NORMAL_SECTOR = re.compile(r"[A-Z0-9](?:[A-Z0-9 _&.\-]{0,62}[A-Z0-9_&.\-])?")
-# The number rule (see tickerstream.numbers): |x| <= 1e12 and at most 6 decimal places, so that every
-# value a quote can carry, and every sum of them, is storable in DynamoDB.
-
 FIELDS = ("ticker_symbol", "sector", "change", "price")
 _UPPER_KEYS = {name: name.upper() for name in FIELDS}
 
