@@ -48,6 +48,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric("QuotesApplied", MetricUnit.Count, outcome.applied)
     metrics.add_metric("StaleQuotes", MetricUnit.Count, outcome.stale)
     metrics.add_metric("InvalidRecords", MetricUnit.Count, len(plan.rejects))
+    metrics.add_metric("UnstorableQuotes", MetricUnit.Count, outcome.unstorable)
     metrics.add_metric("WriteRequests", MetricUnit.Count, outcome.write_requests)
     if plan.oldest_arrival:
         lag_ms = max(0.0, (time.time() - plan.oldest_arrival) * 1000)
@@ -56,6 +57,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if plan.rejects:
         # One line per batch: the quarantine queue holds each record with its reason and location.
         logger.warning("Quarantined invalid records", reasons=dict(Counter(r.reason for r in plan.rejects)))
+    if outcome.unstorable:
+        # Valid quotes DynamoDB refused for good: each is in the quarantine queue with DynamoDB's words.
+        logger.error("Quarantined quotes DynamoDB refused", unstorable=outcome.unstorable)
     summary = {
         "records": len(records),
         "user_records": plan.user_records,
@@ -63,6 +67,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "applied": outcome.applied,
         "stale": outcome.stale,
         "quarantined": outcome.quarantined,
+        "unstorable": outcome.unstorable,
         "write_requests": outcome.write_requests,
     }
     if outcome.failed_index is None:

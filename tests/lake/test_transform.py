@@ -108,6 +108,10 @@ QUOTE = {"ticker_symbol": "NFLX", "sector": "TECHNOLOGY", "change": 1.86, "price
         (json.dumps({**QUOTE, "pad": "x" * 5000}).encode(), "oversized"),
         (b"\xf3\x89\x9a\xc2" + b"\x00" * 30, "invalid_aggregate"),
         (b"", "invalid_json"),
+        # the number rule: at most 6 decimal places (DynamoDB could not store these)
+        (json.dumps({**QUOTE, "change": 1e-200}).encode(), "invalid_quote"),
+        (json.dumps({**QUOTE, "price": 5e-324}).encode(), "invalid_quote"),
+        (json.dumps({**QUOTE, "change": 1e-7}).encode(), "invalid_quote"),
     ],
 )
 def test_invalid_kinds_fail_alone_and_keep_their_raw_data(transform, data, reason):
@@ -246,7 +250,7 @@ def test_aggregate_spanning_sectors_or_holding_an_invalid_quote_fails_whole(tran
 # --- numbers survive the hand-written JSON exactly ---------------------------------------------
 
 
-@pytest.mark.parametrize("price", [53, 0.1, 1e-7, 123456789.125, 999999999999, 1e11 + 0.5])
+@pytest.mark.parametrize("price", [53, 0.1, 1e-6, 0.00001, 123456789.125, 999999999999, 1e11 + 0.5])
 def test_numbers_round_trip(transform, price):
     (output,) = transform.transform_batch([kds_record(0, json.dumps({**QUOTE, "price": price, "change": -price}).encode())]).records
     line = lines_of(output)[0]
@@ -256,3 +260,28 @@ def test_numbers_round_trip(transform, price):
 
 def test_b64_helper_matches_firehose_encoding():
     assert base64.b64decode(b64(b"abc")) == b"abc"
+
+
+# --- the number rule --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "value"), [("change", 1e-200), ("price", 5e-324), ("change", 0.1 + 0.2)])
+def test_a_number_with_more_than_six_places_is_failed_naming_its_field(transform, field, value):
+    (rejected,) = transform.transform_batch([kds_record(0, json.dumps({**QUOTE, field: value}).encode())]).rejects
+    assert rejected.reason == "invalid_quote"
+    assert rejected.detail == f"{field}: must have at most 6 decimal places"
+
+
+def test_an_aggregate_holding_a_number_out_of_rule_is_failed_whole(transform):
+    data = aggregate([("A", json.dumps(QUOTE).encode()), ("B", json.dumps({**QUOTE, "change": 1e-100}).encode())])
+    result = transform.transform_batch([kds_record(0, data)])
+    assert result.records[0]["result"] == "ProcessingFailed"
+    (rejected,) = result.rejects
+    assert (rejected.reason, rejected.detail) == ("invalid_quote", "user record 1: change: must have at most 6 decimal places")
+
+
+def test_small_and_large_values_reach_the_lake_exactly(transform):
+    quote = {**QUOTE, "change": -0.000001, "price": 999999999999.99}
+    [output] = transform.transform_batch([kds_record(0, json.dumps(quote).encode())]).records
+    [line] = lines_of(output)
+    assert (line["change"], line["price"]) == (-0.000001, 999999999999.99)

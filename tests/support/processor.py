@@ -99,3 +99,42 @@ def quarantined(deployment) -> list[dict]:
             messages.append({**json.loads(message["Body"]), "_attributes": message.get("MessageAttributes", {})})
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return messages
+
+
+def client_error(operation: str, code: str, reasons: list[str] | None = None, status: int = 400) -> ClientError:
+    """The ClientError botocore raises for `code` (a cancelled transaction lists one reason per action)."""
+    response: dict = {"Error": {"Code": code, "Message": f"injected {code}"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    if reasons is not None:
+        response["CancellationReasons"] = [{"Code": r, **({"Message": f"injected {r}"} if r != "None" else {})} for r in reasons]
+    return ClientError(response, operation)
+
+
+class ClientWithFaults:
+    """Wraps a boto3 client; `fault(operation, kwargs)` returns an exception to raise instead of the call,
+    or None to let the call through."""
+
+    def __init__(self, client, fault):
+        self._client, self._fault = client, fault
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name.startswith("_") or name == "meta":
+            return attribute
+
+        def call(**kwargs):
+            self.calls.append(name)
+            exc = self._fault(name, kwargs)
+            if exc is not None:
+                raise exc
+            return attribute(**kwargs)
+
+        return call
+
+
+def touches_ticker(kwargs: dict, ticker: str) -> bool:
+    """Whether a TransactWriteItems request writes `ticker`'s latest quote."""
+    from tickerstream.keys import ticker_key
+
+    pk = ticker_key(ticker)[0]
+    return any(item.get("Put", {}).get("Item", {}).get("pk", {}).get("S") == pk for item in kwargs.get("TransactItems", []))

@@ -7,6 +7,9 @@ chunk: its first message not accepted); the lowest of those is the checkpoint La
 record before it belongs to a unit that completed, so it is durable. Units that completed after the
 checkpoint are replayed on redelivery, which the store's position conditions make harmless.
 
+Quotes DynamoDB refuses for good (see store.py) are quarantined with reason ``unstorable`` by their
+ticker's unit, so a poison quote costs only its own ticker's records of the batch, never other tickers'.
+
 (Writes are not issued concurrently: moto's TransactWriteItems is not thread-safe, so a concurrent
 writer could not be exercised by the tests or the local stack.)
 """
@@ -16,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from quote_processor.batch import BatchPlan
-from quote_processor.quarantine import Quarantine, chunk_messages
-from quote_processor.store import QuoteStore, WriteNotDurable
+from quote_processor.batch import BatchPlan, Rejected, TickerUpdate
+from quote_processor.quarantine import UNSTORABLE, Quarantine, chunk_messages
+from quote_processor.store import QuoteStore, WriteNotDurable, WriteResult
 
 
 @dataclass(slots=True)
@@ -28,6 +31,7 @@ class Outcome:
     applied: int = 0
     stale: int = 0
     quarantined: int = 0
+    unstorable: int = 0  # quotes DynamoDB refused for good, quarantined
     write_requests: int = 0
     failed_index: int | None = None  # batch index of the first record whose effect is not durable
     failure: str | None = None
@@ -46,19 +50,15 @@ def apply_plan(
 
         def write_ticker(update=update) -> Outcome:
             result = store.apply(update, clock())
-            return Outcome(applied=result.applied, stale=result.stale, write_requests=result.requests)
+            done = Outcome(applied=result.applied, stale=result.stale, write_requests=result.requests)
+            if result.refused:
+                _quarantine_refused(done, update, result, quarantine, event_source_arn)
+            return done
 
         units.append((update.first_index, write_ticker))
 
     for chunk in chunk_messages(plan.rejects, event_source_arn):
-
-        def send_chunk(chunk=chunk) -> Outcome:
-            first_failed = quarantine.send(chunk)
-            accepted = sum(1 for r, _ in chunk if first_failed is None or r.origin.index < first_failed)
-            failure = None if first_failed is None else "quarantine: some messages were not accepted"
-            return Outcome(quarantined=accepted, write_requests=1, failed_index=first_failed, failure=failure)
-
-        units.append((chunk[0][0].origin.index, send_chunk))
+        units.append((chunk[0][0].origin.index, lambda chunk=chunk: _send(quarantine, chunk)))
 
     units.sort(key=lambda unit: unit[0])
     results: list[Outcome] = []
@@ -76,8 +76,35 @@ def apply_plan(
         total.applied += done.applied
         total.stale += done.stale
         total.quarantined += done.quarantined
+        total.unstorable += done.unstorable
         total.write_requests += done.write_requests
         if done.failed_index is not None and (total.failed_index is None or done.failed_index < total.failed_index):
             total.failed_index = done.failed_index
             total.failure = done.failure or total.failure
     return total
+
+
+def _send(quarantine: Quarantine, chunk: list[tuple[Rejected, str]]) -> Outcome:
+    """Send one chunk; the outcome names its first record not accepted, if any."""
+    try:
+        first_failed = quarantine.send(chunk)
+    except WriteNotDurable as exc:
+        return Outcome(write_requests=1, failed_index=chunk[0][0].origin.index, failure=str(exc))
+    accepted = sum(1 for r, _ in chunk if first_failed is None or r.origin.index < first_failed)
+    failure = None if first_failed is None else "quarantine: some messages were not accepted"
+    return Outcome(quarantined=accepted, write_requests=1, failed_index=first_failed, failure=failure)
+
+
+def _quarantine_refused(
+    done: Outcome, update: TickerUpdate, result: WriteResult, quarantine: Quarantine, event_source_arn: str
+) -> None:
+    """Quarantine a ticker's refused quotes, in stream order; stop at the first chunk not accepted."""
+    rejects = [Rejected(update.origin(e), UNSTORABLE, result.refusal or "", update.raw(e)) for e in result.refused]
+    for chunk in chunk_messages(rejects, event_source_arn):
+        sent = _send(quarantine, chunk)
+        done.quarantined += sent.quarantined
+        done.unstorable += sent.quarantined
+        done.write_requests += sent.write_requests
+        if sent.failed_index is not None:
+            done.failed_index, done.failure = sent.failed_index, sent.failure
+            return

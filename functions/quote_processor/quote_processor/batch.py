@@ -78,6 +78,13 @@ class TickerUpdate:
     def position(self, entry: Entry) -> str:
         return position_key(self.records[entry.index]["kinesis"]["sequenceNumber"], entry.sub_sequence)
 
+    def raw(self, entry: Entry) -> bytes:
+        """The bytes the entry's quote was decoded from (decoded again: only a refused write needs them)."""
+        data = decode_base64(self.records[entry.index]["kinesis"]["data"])
+        if data[:4] == KPL_MAGIC:
+            return next(user.data for user in deaggregate(data) if user.sub_sequence_number == entry.sub_sequence)
+        return data
+
 
 @dataclass(slots=True)
 class BatchPlan:

@@ -13,6 +13,8 @@ from quote_processor.batch import Rejected
 from quote_processor.store import WriteNotDurable
 
 MESSAGE_KIND = "invalid-record"
+# The reason of a valid quote DynamoDB refused for good (the detail holds DynamoDB's error text).
+UNSTORABLE = "unstorable"
 # SQS takes 256 KiB per SendMessageBatch; raw data past this is cut (the record stays in the stream
 # until retention runs out, and the message says where it is).
 MAX_RAW_BYTES = 16 * 1024

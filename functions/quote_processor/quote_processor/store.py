@@ -1,9 +1,21 @@
-"""DynamoDB access for QuoteProcessor: conditional, idempotent writes of one ticker's batch."""
+"""DynamoDB access for QuoteProcessor: conditional, idempotent writes of one ticker's batch.
+
+Every failure a write can meet is one of two kinds:
+- refused (permanent): DynamoDB will never accept these quotes as they are - ``ValidationException``
+  (a number it cannot store, an item too large …), ``ItemCollectionSizeLimitExceededException``,
+  ``SerializationException``, or a cancelled transaction whose reasons include ``ValidationError`` or
+  ``ItemCollectionSizeLimitExceeded``. The quotes come back in ``WriteResult.refused`` for quarantine,
+  so they cannot hold up anything else.
+- not durable (transient): everything else - throttling, ``ProvisionedThroughputExceededException``,
+  ``RequestLimitExceeded``, ``InternalServerError``, other 5xx, ``TransactionConflict``, timeouts,
+  connection errors, missing permissions or table, anything unknown. ``WriteNotDurable`` is raised and
+  Lambda redelivers the records from the checkpoint.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,18 +24,33 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from quote_processor.batch import Entry, Origin, TickerUpdate
 from tickerstream.keys import sector_index_key, sector_summary_key, ticker_key
+from tickerstream.numbers import EXACT, plain
 from tickerstream.quote import Quote
+
+# Errors that no retry can fix, and that only the quotes being written can have caused.
+PERMANENT_ERROR_CODES = frozenset(
+    {"ValidationException", "ItemCollectionSizeLimitExceededException", "SerializationException"}
+)
+PERMANENT_CANCELLATION_REASONS = frozenset({"ValidationError", "ItemCollectionSizeLimitExceeded"})
+# TransactWriteItems takes at most 100 actions: the ticker's Put plus one summary ADD per sector.
+MAX_TRANSACTION_ITEMS = 100
 
 
 class WriteNotDurable(Exception):
     """A write that did not happen (throttled, 5xx, timeout, denied …): its records must be redelivered."""
 
 
-@dataclass(frozen=True, slots=True)
+class WriteRefused(Exception):
+    """A write DynamoDB will never accept as it is: its quotes must be quarantined, not retried."""
+
+
+@dataclass(slots=True)
 class WriteResult:
     applied: int  # quotes whose effect this call made durable
     stale: int  # quotes already applied by an earlier delivery (replays, retries)
     requests: int  # write requests sent
+    refused: list[Entry] = field(default_factory=list)  # quotes DynamoDB refused for good
+    refusal: str | None = None  # DynamoDB's words for why
 
 
 def _iso(epoch_seconds: float) -> str:
@@ -39,8 +66,8 @@ def _ticker_item(origin: Origin, quote: Quote, now: str) -> dict[str, Any]:
         "gsi1sk": {"S": quote.ticker_symbol},
         "ticker_symbol": {"S": quote.ticker_symbol},
         "sector": {"S": quote.sector},
-        "price": {"N": repr(quote.price)},
-        "change": {"N": repr(quote.change)},
+        "price": {"N": plain(quote.price)},
+        "change": {"N": plain(quote.change)},
         "position": {"S": origin.position},
         "shard_id": {"S": origin.shard_id},
         "sequence_number": {"S": origin.sequence_number},
@@ -48,6 +75,16 @@ def _ticker_item(origin: Origin, quote: Quote, now: str) -> dict[str, Any]:
         "arrival_time": {"S": _iso(origin.arrival)},
         "updated_at": {"S": now},
     }
+
+
+def exact_sum(counted: Counter[float]) -> Decimal:
+    """The sum of the decimal values producers sent (``Decimal(repr(x))``), free of binary float drift;
+    each distinct value is converted once (quotes repeat the same few changes). By the number rule the
+    sum is exact; EXACT raises rather than round if it were not."""
+    total = Decimal(0)
+    for value, times in counted.items():
+        total = EXACT.add(total, EXACT.multiply(Decimal(repr(value)), times))
+    return total
 
 
 def _summary_updates(table: str, entries: list[Entry], now: str) -> list[dict[str, Any]]:
@@ -59,9 +96,7 @@ def _summary_updates(table: str, entries: list[Entry], now: str) -> list[dict[st
     totals = {}
     for sector, changes in changes_by_sector.items():
         counted = Counter(changes)
-        # Decimal(repr(x)) sums the decimal values producers sent, free of binary float drift; each
-        # distinct value is converted once (quotes repeat the same few changes).
-        change_sum = sum(Decimal(repr(value)) * times for value, times in counted.items())
+        change_sum = exact_sum(counted)
         advances = sum(times for value, times in counted.items() if value > 0)
         declines = sum(times for value, times in counted.items() if value < 0)
         totals[sector] = (len(changes), change_sum, advances, declines)
@@ -79,7 +114,7 @@ def _summary_updates(table: str, entries: list[Entry], now: str) -> list[dict[st
                     ),
                     "ExpressionAttributeValues": {
                         ":n": {"N": str(count)},
-                        ":c": {"N": str(change_sum)},
+                        ":c": {"N": plain(change_sum)},
                         ":a": {"N": str(advances)},
                         ":d": {"N": str(declines)},
                         ":s": {"S": sector},
@@ -102,22 +137,42 @@ class QuoteStore:
         self._table = table_name
 
     def apply(self, update: TickerUpdate, now: float) -> WriteResult:
-        """Make every quote of ``update`` durable exactly once, or raise WriteNotDurable."""
+        """Make every quote of ``update`` durable exactly once, or report it refused; or raise
+        WriteNotDurable (nothing is known about what did not complete: the caller redelivers)."""
         stamp = _iso(now)
-        pending = update.entries
+        total = WriteResult(0, 0, 0)
+        for segment in _segments(update.entries):
+            try:
+                applied, stale, requests = self._apply_segment(update, segment, stamp)
+            except _Refused as refused:
+                total.refused.extend(refused.entries)
+                total.refusal = refused.detail
+                total.stale += len(segment) - len(refused.entries)
+                total.requests += refused.requests
+                continue
+            total.applied += applied
+            total.stale += stale
+            total.requests += requests
+        return total
+
+    def _apply_segment(self, update: TickerUpdate, segment: list[Entry], stamp: str) -> tuple[int, int, int]:
+        pending = segment
         # Usual case: nothing of this batch is applied yet, so the stored position is before our first.
         condition, bound = "attribute_not_exists(pk) OR #pos < :bound", update.position(pending[0])
         for round_number in range(1, self.MAX_CONFLICT_ROUNDS + 1):
-            if self._write(update, pending, condition, bound, stamp):
-                return WriteResult(len(pending), len(update.entries) - len(pending), round_number)
+            try:
+                if self._write(update, pending, condition, bound, stamp):
+                    return len(pending), len(segment) - len(pending), round_number
+            except WriteRefused as exc:
+                raise _Refused(str(exc), pending, round_number) from exc
             # A redelivery overlapping what an earlier invocation applied: keep only what is newer.
             stored = self._stored_position(update.ticker)
             if stored is None:
-                pending, condition, bound = update.entries, "attribute_not_exists(pk)", None
+                pending, condition, bound = segment, "attribute_not_exists(pk)", None
                 continue
-            pending = [entry for entry in update.entries if update.position(entry) > stored]
+            pending = [entry for entry in segment if update.position(entry) > stored]
             if not pending:
-                return WriteResult(0, len(update.entries), round_number)
+                return 0, len(segment), round_number
             condition, bound = "#pos = :bound", stored
         raise WriteNotDurable(f"{update.ticker}: position kept moving under concurrent writers")
 
@@ -139,6 +194,8 @@ class QuoteStore:
             reasons = exc.response.get("CancellationReasons") or []
             if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                 return False
+            if is_permanent(exc):
+                raise WriteRefused(_describe(exc)) from exc
             raise WriteNotDurable(_describe(exc)) from exc
         except BotoCoreError as exc:
             raise WriteNotDurable(f"{type(exc).__name__}: {exc}") from exc
@@ -159,8 +216,43 @@ class QuoteStore:
         return item["position"]["S"] if item and "position" in item else None
 
 
+class _Refused(Exception):
+    def __init__(self, detail: str, entries: list[Entry], requests: int):
+        super().__init__(detail)
+        self.detail, self.entries, self.requests = detail, entries, requests
+
+
+def _segments(entries: list[Entry]) -> list[list[Entry]]:
+    """Split a ticker's entries, in order, so that no transaction touches more sectors than it may."""
+    limit = MAX_TRANSACTION_ITEMS - 1
+    if len(entries) <= limit or len({entry.quote.sector for entry in entries}) <= limit:
+        return [entries]
+    segments: list[list[Entry]] = [[]]
+    sectors: set[str] = set()
+    for entry in entries:
+        if entry.quote.sector not in sectors and len(sectors) == limit:
+            segments.append([])
+            sectors = set()
+        sectors.add(entry.quote.sector)
+        segments[-1].append(entry)
+    return segments
+
+
+def is_permanent(exc: ClientError) -> bool:
+    """Whether DynamoDB refused the request for good (see the module docstring); unknown means no."""
+    code = exc.response.get("Error", {}).get("Code")
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons") or []
+        return any(reason.get("Code") in PERMANENT_CANCELLATION_REASONS for reason in reasons)
+    return code in PERMANENT_ERROR_CODES
+
+
 def _describe(exc: ClientError) -> str:
     error = exc.response.get("Error", {})
-    reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or [] if r.get("Code") != "None"]
-    suffix = f" ({', '.join(reasons)})" if reasons else ""
+    reasons = [
+        f"{r.get('Code')}: {r['Message']}" if r.get("Message") else str(r.get("Code"))
+        for r in exc.response.get("CancellationReasons") or []
+        if r.get("Code") not in (None, "None")
+    ]
+    suffix = f" ({'; '.join(reasons)})" if reasons else ""
     return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}{suffix}"

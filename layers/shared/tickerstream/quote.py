@@ -3,6 +3,8 @@
 A quote looks like the Kinesis Data Firehose console's demo data:
 ``{"ticker_symbol": "QXZ", "sector": "HEALTHCARE", "change": -0.05, "price": 84.51}``.
 The upper-case key variant used by the Firehose documentation (``TICKER_SYMBOL`` …) is accepted too.
+``change`` and ``price`` follow the number rule (tickerstream.numbers): finite, |x| <= 1e12, at most 6
+decimal places, so every value a quote can carry, and every sum of them, is storable in DynamoDB.
 
 Validation is plain Python rather than pydantic: it runs once per stream record on the hot path and
 pydantic's import alone would cost more than the whole per-batch budget of a cold start.
@@ -15,14 +17,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from tickerstream.numbers import FAST_LIMIT, MAX_ABS_NUMBER, PLACES_MESSAGE, has_allowed_places
+
 TICKER_PATTERN = re.compile(r"[A-Z0-9.\-]{1,10}")
 SECTOR_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9 _&.\-]{0,63}")
 # A sector already in normal form (upper case, no surrounding spaces): the fast path's check.
 _NORMAL_SECTOR = re.compile(r"[A-Z0-9](?:[A-Z0-9 _&.\-]{0,62}[A-Z0-9_&.\-])?")
-# DynamoDB numbers stop at ~1e126, and no share trades anywhere near this; a bound keeps a poison
-# value from ever reaching a write that would fail permanently.
-MAX_ABS_NUMBER = 1e12
-
 FIELDS = ("ticker_symbol", "sector", "change", "price")
 _UPPER_KEYS = {name: name.upper() for name in FIELDS}
 
@@ -85,6 +85,9 @@ def _number(value: Any, name: str, errors: list[FieldError]) -> float | int | No
     if abs(value) > MAX_ABS_NUMBER:
         errors.append(FieldError(name, f"must be within ±{MAX_ABS_NUMBER:g}"))
         return None
+    if not has_allowed_places(value):
+        errors.append(FieldError(name, PLACES_MESSAGE))
+        return None
     return value
 
 
@@ -107,8 +110,11 @@ def parse_quote(payload: Any) -> Quote:
             and type(sector) is str
             and (change_type is float or change_type is int)
             and (price_type is float or price_type is int)
-            and -MAX_ABS_NUMBER <= change <= MAX_ABS_NUMBER
-            and 0 < price <= MAX_ABS_NUMBER
+            # has_allowed_places' fast check, inlined; larger values take the full checks
+            and -FAST_LIMIT < change < FAST_LIMIT
+            and 0 < price < FAST_LIMIT
+            and change == round(change * 1e6) / 1e6
+            and price == round(price * 1e6) / 1e6
             and _ticker_match(ticker)
             and _sector_match(sector)
         ):
