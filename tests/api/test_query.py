@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+from decimal import Decimal
 
 import boto3
 import pytest
@@ -138,6 +140,19 @@ def test_sector_summary(api_query, seeded, context):
                                  "updated_at": "2025-11-21T05:00:01.000+00:00"}
     event = get("api_query/get-sector-summary.json", path="/sectors/ENERGY", pathParameters={"sector": "ENERGY"})
     assert api_query.handler(event, context)["statusCode"] == 404
+
+
+def test_a_sector_sum_past_a_floats_digits_comes_back_digit_for_digit(api_query, seeded, context):
+    table = seeded
+    pk, sk = sector_summary_key("TECHNOLOGY")
+    exact = "999999999999.990001"  # 18 significant digits: a float would answer 999999999999.99
+    boto3.client("dynamodb").update_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                                         UpdateExpression="SET change_sum = :c", ExpressionAttributeValues={":c": {"N": exact}})
+    response = api_query.handler(load_event("api_query/get-sector-summary.json"), context)
+    assert response["statusCode"] == 200
+    summary = json.loads(response["body"], parse_float=Decimal)
+    assert summary["change_sum"] == Decimal(exact)
+    assert summary["average_change"] == Decimal("124999999999.998750")  # the sum over 8 quotes, to 6 places
 
 
 def test_health_needs_no_claims(api_query, context):

@@ -151,3 +151,25 @@ def test_the_lakes_json_keeps_every_accepted_value_exactly(transform, change, pr
     line = json.loads(base64.b64decode(output["data"]))
     for name, value in (("change", change), ("price", price)):
         assert line[name] == value and Decimal(repr(line[name])) == Decimal(repr(value))
+
+
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text() | st.decimals(allow_nan=False, allow_infinity=False, places=6)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+))
+def test_dumps_exact_writes_every_decimal_as_the_number_it_is(value):
+    from tickerstream.numbers import dumps_exact
+
+    def exact(item):  # what a reader with parse_float=Decimal should get back
+        if isinstance(item, float):
+            return Decimal(repr(item))
+        if isinstance(item, list):
+            return [exact(x) for x in item]
+        if isinstance(item, dict):
+            return {k: exact(v) for k, v in item.items()}
+        return item
+
+    decoded = json.loads(dumps_exact(value), parse_float=Decimal)
+    assert decoded == exact(value)

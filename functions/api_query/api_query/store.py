@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 from tickerstream.keys import BY_SECTOR_INDEX, sector_index_key, sector_summary_key, ticker_key
@@ -25,7 +26,8 @@ def _value(attribute: dict[str, Any]) -> Any:
         return attribute["S"]
     if "N" in attribute:
         text = attribute["N"]
-        return int(text) if text.lstrip("-").isdigit() else float(text)
+        # Exact, as stored: the response encoder writes Decimals digit for digit (numbers.dumps_exact).
+        return int(text) if text.lstrip("-").isdigit() else Decimal(text)
     if "BOOL" in attribute:
         return attribute["BOOL"]
     return None

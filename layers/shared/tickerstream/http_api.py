@@ -6,11 +6,12 @@ API Gateway gateway responses in template.yaml use for 401/403/404/429/5xx, so c
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+
+from tickerstream.numbers import dumps_exact
 
 JSON = "application/json"
 
@@ -27,7 +28,7 @@ class ApiError(Exception):
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(status_code=status, content_type=JSON, body=json.dumps(body, separators=(",", ":")),
+    return Response(status_code=status, content_type=JSON, body=dumps_exact(body),
                     headers=headers)
 
 

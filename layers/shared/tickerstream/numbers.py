@@ -13,7 +13,11 @@ both, the local stack's (moto) refuses the exponent form in an ``ADD``.
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
 from decimal import Context, Decimal, Inexact, Overflow
+from typing import Any
 
 DECIMAL_PLACES = 6
 MAX_ABS_NUMBER = 1e12
@@ -62,3 +66,26 @@ def plain(value: float | int | Decimal) -> str:
     if value == 0:
         return "0"
     return format(value, "f")
+
+
+def dumps_exact(value: Any) -> str:
+    """Compact JSON in which every Decimal is written as the number it is, digit for digit.
+
+    DynamoDB hands numbers back as exact decimals; a float would round a sector's ``change_sum`` once it
+    passes 17 significant digits (999999999999.990001 would come back as 999999999999.99). The json
+    module writes only floats as numbers, so each Decimal goes out as a placeholder string carrying a
+    per-call nonce (no text a client sent can look like one) and is put back as plain number text.
+    """
+    texts: list[str] = []
+    nonce = secrets.token_hex(8)
+
+    def as_placeholder(obj: Any) -> str:
+        if isinstance(obj, Decimal) and obj.is_finite():
+            texts.append(plain(obj))
+            return f"{nonce}:{len(texts) - 1}"
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+    encoded = json.dumps(value, separators=(",", ":"), default=as_placeholder)
+    if not texts:
+        return encoded
+    return re.sub(f'"{nonce}:(\\d+)"', lambda match: texts[int(match.group(1))], encoded)
