@@ -101,7 +101,7 @@ def quarantined(stack) -> int:
 def test_replaying_a_file_sends_it_whole_and_the_pipeline_quarantines_its_bad_lines(local_stack, user_env, tmp_path):
     stack, _ = local_stack
     path = tmp_path / "replay.ndjson"
-    good = [{"ticker_symbol": "RPLY", "sector": "ENERGY", "change": 0.1 * i, "price": 10 + i} for i in range(5)]
+    good = [{"ticker_symbol": "RPLY", "sector": "ENERGY", "change": i / 10, "price": 10 + i} for i in range(5)]
     path.write_text("\n".join([*(json.dumps(q) for q in good), "not json", '{"ticker_symbol":"RPLY","price":-3}']))
     before = quarantined(stack)
     ran = run_cli(["produce", "--file", str(path)], user_env)
