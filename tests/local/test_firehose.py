@@ -8,8 +8,10 @@ import gzip
 import io
 import json
 import re
+import struct
 import zipfile
 
+import cramjam
 import pytest
 from local.synthetic import firehose_template, json_transform
 
@@ -172,22 +174,30 @@ def test_size_hint_delivers_before_the_interval(deploy_synthetic):
     assert body == json.dumps(blob).encode() * 4
 
 
-def test_zip_and_snappy_are_valid(deploy_synthetic):
-    for fmt, check in (
-        ("ZIP", lambda body: zipfile.ZipFile(io.BytesIO(body)).read(zipfile.ZipFile(io.BytesIO(body)).namelist()[0])),
-        ("Snappy", lambda body: body[:10] == b"\xff\x06\x00\x00sNaPpY" and b"AAPL" in body),
+def _hadoop_snappy_payload(body: bytes) -> bytes:
+    uncompressed, compressed = struct.unpack(">II", body[:8])
+    payload = bytes(cramjam.snappy.decompress_raw(body[8 : 8 + compressed]))
+    assert len(payload) == uncompressed and len(body) == 8 + compressed
+    return payload
+
+
+def test_zip_and_snappy_are_valid_and_snappy_really_compresses(deploy_synthetic):
+    records = [{"ticker": "AAPL", "price": i} for i in range(200)]
+    expected = b"".join(json.dumps(r).encode() for r in records)  # no Lambda: concatenated as produced
+    for fmt, extension, payload_of in (
+        ("ZIP", ".zip", lambda body: zipfile.ZipFile(io.BytesIO(body)).read(zipfile.ZipFile(io.BytesIO(body)).namelist()[0])),
+        ("Snappy", ".snappy", lambda body: body[:10] == b"\xff\x06\x00\x00sNaPpY" and bytes(cramjam.snappy.decompress(body))),
+        ("HADOOP_SNAPPY", ".snappy", _hadoop_snappy_payload),
     ):
         destination = {"Prefix": "z/", "CompressionFormat": fmt, "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}}
         deployment = deploy_synthetic(firehose_template(destination, with_lambda=False))
         hose = LocalFirehose(deployment, "Hose", handlers={})
-        _put(deployment, [{"ticker": "AAPL", "price": 1}])
+        _put(deployment, records)
         hose.flush()
         ((key, body),) = [(k, v) for k, v in _objects(deployment).items() if k.startswith("z/")]
-        result = check(body)
-        if fmt == "ZIP":
-            assert key.endswith(".zip") and result == b'{"ticker": "AAPL", "price": 1}'
-        else:
-            assert key.endswith(".snappy") and result
+        assert key.endswith(extension), key
+        assert payload_of(body) == expected, fmt
+        assert len(body) < len(expected) / 2, fmt  # compressed for real, not stored
         deployment.client("s3").delete_object(Bucket=deployment.physical["Lake"], Key=key)
 
 
