@@ -1,9 +1,10 @@
 """Producer throughput into an in-process moto stream: plain (one Kinesis record per quote, at most one per
 ticker per call to keep order) vs KPL-aggregated, for the seed's 32 tickers and a 5,000-ticker universe.
 
-    .venv/bin/python bench/bench_producer.py [--records 20000]
+    .venv/bin/python bench/bench_producer.py [--records 20000]   # alone: prints a table
+    make bench                                                   # with the others: results.json, README
 
-Prints a table and writes nothing. Every run is read back and de-aggregated: the quote count must match.
+Every run is read back and de-aggregated: the quote count must match.
 """
 
 from __future__ import annotations
@@ -51,6 +52,38 @@ def one_run(tickers: int | None, aggregate: bool, records: int) -> tuple[float, 
         assert (report.sent, report.failed) == (records, 0), report
         assert read_back(kinesis, stream) == records
         return records / elapsed, report.kinesis_records, records
+
+
+UNIVERSES = (None, 5000)  # the seed's 32 tickers, a synthetic market
+BENCH_RECORDS = 20_000
+
+
+def run() -> dict[str, float]:
+    """For bench/run.py: quotes/s and Kinesis records per universe and mode, side by side in one run."""
+    figures: dict[str, float] = {}
+    for tickers in UNIVERSES:
+        for aggregate in (False, True):
+            rate, kinesis_records, _ = one_run(tickers, aggregate, BENCH_RECORDS)
+            name = f"producer_{tickers or 32}_tickers_{'aggregated' if aggregate else 'plain'}"
+            figures[f"{name}_quotes_per_s"] = rate
+            figures[f"{name}_kinesis_records"] = kinesis_records
+    for tickers in UNIVERSES:
+        prefix = f"producer_{tickers or 32}_tickers"
+        figures[f"{prefix}_aggregation_speedup"] = (figures[f"{prefix}_aggregated_quotes_per_s"]
+                                                    / figures[f"{prefix}_plain_quotes_per_s"])
+    return figures
+
+
+def table(figures: dict[str, float]) -> list[tuple[str, str, str]]:
+    rows = [(f"producer into in-process moto, {BENCH_RECORDS:,} quotes, read back and counted", "", "")]
+    for tickers in UNIVERSES:
+        prefix = f"producer_{tickers or 32}_tickers"
+        for mode in ("plain", "aggregated"):
+            rows.append((f"  {tickers or 32} tickers, {mode}: quotes/s (Kinesis records)",
+                         f"{figures[f'{prefix}_{mode}_quotes_per_s']:,.0f} ({figures[f'{prefix}_{mode}_kinesis_records']:,.0f})",
+                         ""))
+        rows.append((f"  {tickers or 32} tickers: aggregated ÷ plain", f"{figures[f'{prefix}_aggregation_speedup']:.1f}×", ""))
+    return rows
 
 
 def main() -> None:
