@@ -6,13 +6,13 @@ position); the table, the quarantine queue and the lake are what the pipeline ma
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from tickerstream.codec import InvalidRecord, decode_quote, position_key
+from tickerstream_cli.demo import lake_objects
 
 
 @dataclass
@@ -98,14 +98,7 @@ def _queue_messages(deployment: Any, logical_id: str) -> list[dict[str, Any]]:
 
 
 def _lake(deployment: Any, prefix: str) -> list[bytes]:
-    s3 = deployment.client("s3")
-    bucket = deployment.physical["LakeBucket"]
-    bodies = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for entry in page.get("Contents", []):
-            body = s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read()
-            bodies.append(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
-    return [line for body in bodies for line in body.splitlines() if line.strip()]
+    return [line for body in lake_objects(deployment, prefix) for line in body.splitlines() if line.strip()]
 
 
 def read_ledger(deployment: Any) -> Ledger:
