@@ -263,7 +263,7 @@ class LocalStack:
     # -- what clients need -----------------------------------------------------------------------
 
     def connection_details(self) -> dict[str, Any]:
-        from tickerstream_local.cognito import pool_config, user_pools
+        from tickerstream_local.cognito_idp import ENDPOINT_PATH
 
         api_url = self.api.url
         info: dict[str, Any] = {
@@ -275,17 +275,20 @@ class LocalStack:
             "machine_client_id": None,
             "machine_client_secret": None,
             "user_client_id": None,
+            "cognito_endpoint_url": None,
+            "issuer": None,
             "resources": dict(self.deployment.physical),
         }
-        pools = user_pools(self.deployment)
-        if pools:
-            pool = pool_config(self.deployment, pools[0])
+        pool = self.api.app.default_pool()
+        if pool is not None:
             machine = pool.machine_client_id()
             info.update(
                 user_pool_id=pool.pool_id,
                 machine_client_id=machine,
                 machine_client_secret=pool.clients[machine].get("ClientSecret") if machine else None,
                 user_client_id=pool.user_client_id(),
+                cognito_endpoint_url=f"{api_url}{ENDPOINT_PATH}",
+                issuer=pool.issuer,
             )
         return info
 
