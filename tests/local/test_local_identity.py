@@ -210,5 +210,5 @@ def test_self_sign_up_is_closed_by_default(aws):
         "X-Amz-Target": "AWSCognitoIdentityProviderService.SignUp", "Content-Type": "application/x-amz-json-1.1",
     }, data=json.dumps({"ClientId": client_id, "Username": "ada@example.com", "Password": PASSWORD}))
     assert answer.status_code == 400
-    assert answer.json == {"__type": "NotAuthorizedException", "message": "SignUp is not permitted for this user pool"}
+    assert json.loads(answer.data) == {"__type": "NotAuthorizedException", "message": "SignUp is not permitted for this user pool"}
     assert app.identity.sent_codes == {}
