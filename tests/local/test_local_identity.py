@@ -203,7 +203,7 @@ def test_self_sign_up_is_closed_by_default(aws):
     from tickerstream_local.api import LocalApi
     from tickerstream_local.stack import deploy
 
-    deployment = deploy(aws)
+    deployment = deploy(aws, stack_name="closed-sign-up")
     app = LocalApi(deployment)
     client_id = app.default_pool().user_client_id()
     answer = Client(app).post("/cognito-idp/", headers={

@@ -33,7 +33,8 @@ def test_stack_writes_local_json_and_stops_cleanly(tmp_path):
         info = json.loads(state.read_text())
         assert stat.S_IMODE(state.stat().st_mode) == 0o600, "local.json holds a client secret"
         assert set(info) == {"api_url", "token_url", "aws_endpoint_url", "region", "user_pool_id",
-                             "machine_client_id", "machine_client_secret", "user_client_id", "resources"}
+                             "machine_client_id", "machine_client_secret", "user_client_id", "cognito_endpoint_url",
+                             "issuer", "resources"}
         assert info["machine_client_id"] == stack.deployment.ctx.refs["MachineClient"]
         assert info["user_client_id"] == stack.deployment.ctx.refs["UserClient"]
         assert info["machine_client_secret"]
