@@ -1,7 +1,8 @@
 """`tickerstream local`: keep the whole stack running until Ctrl-C or SIGTERM, then stop without loss.
 
 Exit status: 0 after SIGTERM, 130 after Ctrl-C (SIGINT), 1 if the stop bound was hit with work left
-(named on stderr), 2 if a port is taken.
+(named on stderr), 2 if a port is taken or another running local stack owns the details file (one
+stack per file: give a second stack its own with --state-file).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tickerstream_local.runner import DEFAULT_REGION, STATE_FILE, LocalStack, StopReport
+from tickerstream_local.runner import DEFAULT_REGION, STATE_FILE, LocalStack, StackAlreadyRunning, StopReport
 from tickerstream_local.server import DEFAULT_MOTO_PORT
 from tickerstream_local.template import REPO_ROOT
 
@@ -85,8 +86,8 @@ def run_local(args: argparse.Namespace) -> int:
     try:
         try:
             stack.start()
-        except PortBusyError as error:
-            print(f"error: {error}")
+        except (PortBusyError, StackAlreadyRunning) as error:
+            print(f"error: {error}", file=sys.stderr)
             return 2
         if not received:
             print("\n".join(usage_lines(stack.info, api_routes(stack.deployment), args.state_file)))
