@@ -212,3 +212,18 @@ def test_self_sign_up_is_closed_by_default(aws):
     assert answer.status_code == 400
     assert json.loads(answer.data) == {"__type": "NotAuthorizedException", "message": "SignUp is not permitted for this user pool"}
     assert app.identity.sent_codes == {}
+
+
+def test_tickerstream_local_takes_template_parameters_and_checks_them():
+    import argparse
+
+    from tickerstream_local.local_command import add_local_commands
+
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    add_local_commands(parser.add_subparsers())
+    args = parser.parse_args(["local", "--parameter-overrides", "AllowedEmailDomains=example.com,example.org"])
+    assert dict(args.parameter_overrides) == {"AllowedEmailDomains": "example.com,example.org"}
+    for bad in ("AllowedEmailDomains=not a domain", "NoSuchParameter=1", "AllowedEmailDomains"):
+        done = subprocess.run([str(REPO_ROOT / ".venv/bin/tickerstream"), "local", "--parameter-overrides", bad],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "--parameter-overrides" in done.stderr, done.stderr
