@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 from unittest import mock
 import urllib.error
@@ -282,3 +283,22 @@ def test_sign_up_twice_and_a_weak_password_are_refused_as_cognito_refuses_them(o
     assert open_pool("SignUp", user) == (400, {"__type": "UsernameExistsException", "message": mock.ANY})
     status, answer = open_pool("SignUp", {"Username": "bob@example.com", "Password": "short"})
     assert (status, answer["__type"]) == (400, "InvalidPasswordException")
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="the aws CLI is not installed")
+def test_the_aws_cli_signs_up_and_confirms_at_the_local_endpoint(stack, info, tmp_path):
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+           "AWS_DEFAULT_REGION": info["region"]}
+    common = ["--endpoint-url", info["cognito_endpoint_url"], "--client-id", info["user_client_id"],
+              "--username", "carol@example.com", "--output", "json"]
+    done = subprocess.run(["aws", "cognito-idp", "sign-up", *common, "--password", PASSWORD],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["UserConfirmed"] is False
+    code = stack[0].api.app.identity.sent_codes["carol@example.com"]
+    done = subprocess.run(["aws", "cognito-idp", "confirm-sign-up", *common, "--confirmation-code", code],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(["aws", "cognito-idp", "sign-up", *common, "--password", PASSWORD],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "UsernameExistsException" in done.stderr
