@@ -57,7 +57,10 @@ def _sign_in_command(args: argparse.Namespace) -> int:
         password = os.environ.get(PASSWORD_ENV) or getpass.getpass(f"Password for {args.username}: ")
         import boto3
 
-        cognito = boto3.client("cognito-idp", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+        # The local stack's Cognito endpoint, not moto's: it runs the template's triggers and signs with
+        # the stack's key (moto's own tokens are refused by the local API). An explicit --endpoint-url wins.
+        endpoint = getattr(args, "endpoint_url", None) or settings.cognito_endpoint_url or settings.aws_endpoint_url
+        cognito = boto3.client("cognito-idp", region_name=settings.region, endpoint_url=endpoint)
         result = sign_in(cognito, client_id, args.username, password)
     except TokenError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -51,6 +51,8 @@ class Settings:
     user_pool_id: str | None = None
     region: str | None = None
     aws_endpoint_url: str | None = None
+    # The local stack's Cognito endpoint (sign-up, sign-in with its triggers and its signing key).
+    cognito_endpoint_url: str | None = None
 
 
 # -- where settings come from -------------------------------------------------------------------

@@ -32,6 +32,7 @@ from tickerstream_local.cognito import (
     client_credentials_token,
     pool_config,
 )
+from tickerstream_local.cognito_idp import LocalIdentity
 from tickerstream_local.functions import Handler
 from tickerstream_local.handlers import local_context, resolve_handler
 from tickerstream_local.server import LOOPBACK, ensure_port_free
@@ -82,6 +83,10 @@ class LocalApi:
         self.routes = api_routes(deployment)
         self.jwks = jwks or JwksCache(deployment.endpoint_url)
         self._pools: dict[str, PoolConfig] = {}
+        # Where this app is served (set by ApiServer): its pools' tokens name `<base_url>/<pool_id>` as
+        # issuer, and their keys are found there.
+        self.base_url: str | None = None
+        self.identity = LocalIdentity(deployment, self.pools, handlers)
         self.requests = 0
         self.rejected = 0
 
@@ -92,17 +97,22 @@ class LocalApi:
         if pool_id not in self._pools:
             for logical_id, ref in self.deployment.ctx.refs.items():
                 if ref == pool_id:
-                    self._pools[pool_id] = pool_config(self.deployment, logical_id)
+                    pool = pool_config(self.deployment, logical_id)
+                    if self.base_url:
+                        pool.issuer_url = f"{self.base_url}/{pool_id}"
+                    self._pools[pool_id] = pool
                     break
             else:
                 raise KeyError(f"no user pool {pool_id} in the template")
         return self._pools[pool_id]
 
+    def pools(self) -> list[PoolConfig]:
+        return [self.pool_for_arn(self.deployment.ctx.refs[logical_id])
+                for logical_id, resource in self.deployment.template["Resources"].items()
+                if resource.get("Type") == "AWS::Cognito::UserPool" and logical_id in self.deployment.ctx.refs]
+
     def default_pool(self) -> PoolConfig | None:
-        for logical_id, resource in self.deployment.template["Resources"].items():
-            if resource.get("Type") == "AWS::Cognito::UserPool" and logical_id in self.deployment.ctx.refs:
-                return self.pool_for_arn(self.deployment.ctx.refs[logical_id])
-        return None
+        return next(iter(self.pools()), None)
 
     # -- WSGI ----------------------------------------------------------------------------------
 
@@ -129,6 +139,8 @@ class LocalApi:
         request_id = str(uuid.uuid4())
         if request.path == "/oauth2/token":
             return self.token(request)
+        if self.identity.handles(request.path):
+            return self.identity.respond(request, f"{self.base_url or request.host_url.rstrip('/')}/oauth2/token")
         path = request.path
         route, params, config, resource_path = self.match(path, request.method)
         if route is None and config is None:
@@ -364,6 +376,7 @@ class ApiServer:
         ensure_port_free(self.port, "local API")
         self._server = make_server(LOOPBACK, self.port, self.app, threaded=True)
         self.port = self._server.server_port
+        self.app.base_url = self.url
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
         self._thread.start()
         return self

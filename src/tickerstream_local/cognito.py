@@ -77,10 +77,13 @@ class PoolConfig:
     triggers: dict[str, str] = field(default_factory=dict)  # PreAuthentication etc. -> function logical id
     token_trigger_version: str = "V1_0"
     signing_key: SigningKey = field(default_factory=SigningKey.generate, repr=False)
+    # Where the local API serves this pool's discovery documents (`<api>/<pool_id>`); Cognito's own
+    # issuer when no server serves them (a verifier following it would find nothing local otherwise).
+    issuer_url: str | None = None
 
     @property
     def issuer(self) -> str:
-        return issuer(self.region, self.pool_id)
+        return self.issuer_url or issuer(self.region, self.pool_id)
 
     def machine_client_id(self) -> str | None:
         for client_id, client in self.clients.items():
@@ -238,6 +241,7 @@ def _resign(pool: PoolConfig, token: str, changes: dict[str, Any] | None = None,
             scopes_add: list[str] | None = None, scopes_suppress: list[str] | None = None) -> str:
     """moto's token with the trigger's changes, signed with the pool's own key instead of moto's."""
     claims = jwt.decode(token, options={"verify_signature": False})
+    claims["iss"] = pool.issuer
     claims.update(changes or {})
     for name in suppress or []:
         claims.pop(name, None)
@@ -282,6 +286,10 @@ def sign_in(
     tokens = dict(result["AuthenticationResult"])
     # moto signed these with its published key: the local authorizer refuses that, so sign them again.
     tokens["IdToken"], tokens["AccessToken"] = _resign(pool, tokens["IdToken"]), _resign(pool, tokens["AccessToken"])
+    if "PostAuthentication" in pool.triggers:
+        _run_trigger(deployment, pool, "PostAuthentication",
+                     _trigger_event(pool, "PostAuthentication_Authentication", canonical, client_id, attributes,
+                                    {"newDeviceUsed": False}), handlers)
     if "PreTokenGeneration" in pool.triggers:
         groups = [g["GroupName"] for g in idp.admin_list_groups_for_user(
             UserPoolId=pool.pool_id, Username=canonical).get("Groups", [])]
@@ -309,10 +317,6 @@ def sign_in(
             if override:
                 tokens["IdToken"] = _resign(pool, tokens["IdToken"], override.get("claimsToAddOrOverride") or {},
                                             override.get("claimsToSuppress") or [])
-    if "PostAuthentication" in pool.triggers:
-        _run_trigger(deployment, pool, "PostAuthentication",
-                     _trigger_event(pool, "PostAuthentication_Authentication", canonical, client_id, attributes,
-                                    {"newDeviceUsed": False}), handlers)
     return tokens
 
 

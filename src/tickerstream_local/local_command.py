@@ -1,7 +1,8 @@
 """`tickerstream local`: keep the whole stack running until Ctrl-C or SIGTERM, then stop without loss.
 
 Exit status: 0 after SIGTERM, 130 after Ctrl-C (SIGINT), 1 if the stop bound was hit with work left
-(named on stderr), 2 if a port is taken.
+(named on stderr), 2 if a port is taken or another running local stack owns the details file (one
+stack per file: give a second stack its own with --state-file).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tickerstream_local.runner import DEFAULT_REGION, STATE_FILE, LocalStack, StopReport
+from tickerstream_local.runner import DEFAULT_REGION, STATE_FILE, LocalStack, StackAlreadyRunning, StopReport
 from tickerstream_local.server import DEFAULT_MOTO_PORT
 from tickerstream_local.template import REPO_ROOT
 
@@ -29,6 +30,9 @@ def usage_lines(info: dict[str, Any], routes: list[Any], state_file: Path = STAT
         f"AWS endpoint:   {info['aws_endpoint_url']}  (region {info['region']})",
         f"Connection details: {shown}",
     ]
+    if info.get("cognito_endpoint_url"):
+        lines[2:2] = [f"Cognito:        {info['cognito_endpoint_url']}  (SignUp, ConfirmSignUp, InitiateAuth)",
+                      f"Token issuer:   {info['issuer']}  (/.well-known/jwks.json, /.well-known/openid-configuration)"]
     if info.get("machine_client_id"):
         lines += [
             "",
@@ -60,6 +64,25 @@ def stop_lines(report: StopReport) -> list[str]:
     return lines
 
 
+def parameter_override(text: str) -> tuple[str, str]:
+    """`Name=Value` for one of template.yaml's parameters, checked against its AllowedPattern/Values."""
+    import re
+
+    from tickerstream_local.template import sam_template
+
+    name, sep, value = text.partition("=")
+    parameters = sam_template().get("Parameters", {})
+    if not sep or name not in parameters:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected Name=Value with Name one of template.yaml's parameters ({', '.join(parameters)})")
+    spec = parameters[name]
+    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+        raise argparse.ArgumentTypeError(f"{name}={value!r} does not match {spec['AllowedPattern']}")
+    if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+        raise argparse.ArgumentTypeError(f"{name}={value!r}: allowed {', '.join(map(str, spec['AllowedValues']))}")
+    return name, value
+
+
 def run_local(args: argparse.Namespace) -> int:
     from tickerstream_local.api import api_routes
     from tickerstream_local.server import PortBusyError
@@ -69,7 +92,7 @@ def run_local(args: argparse.Namespace) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     stack = LocalStack(api_port=args.port, moto_port=args.aws_port, region=args.region, stack_name=args.stack_name,
                        state_file=args.state_file, aws_endpoint_url=args.aws_endpoint_url,
-                       stop_timeout=args.stop_timeout)
+                       stop_timeout=args.stop_timeout, parameter_overrides=dict(args.parameter_overrides) or None)
     received: list[int] = []
     asked = threading.Event()
 
@@ -85,8 +108,8 @@ def run_local(args: argparse.Namespace) -> int:
     try:
         try:
             stack.start()
-        except PortBusyError as error:
-            print(f"error: {error}")
+        except (PortBusyError, StackAlreadyRunning) as error:
+            print(f"error: {error}", file=sys.stderr)
             return 2
         if not received:
             print("\n".join(usage_lines(stack.info, api_routes(stack.deployment), args.state_file)))
@@ -122,6 +145,9 @@ def add_local_commands(subparsers: Any) -> None:
                         help="where to write the connection details (default .tickerstream/local.json, mode 0600)")
     parser.add_argument("--stop-timeout", type=float, default=60.0,
                         help="longest a stop waits for the streams to drain (default 60 s)")
+    parser.add_argument("--parameter-overrides", nargs="+", type=parameter_override, default=[],
+                        metavar="NAME=VALUE", help="template parameters, as sam deploy takes them "
+                        "(e.g. AllowedEmailDomains=example.com opens self sign-up to that domain)")
     parser.add_argument("--region", default=DEFAULT_REGION)
     parser.add_argument("--stack-name", default="tickerstream-local")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request and batch")

@@ -17,13 +17,26 @@ from pathlib import Path
 from typing import Any
 
 from tickerstream_local.faults import FaultPlan
-from tickerstream_local.paths import LOCAL_STACK_FILE
+from tickerstream_local.paths import LOCAL_STACK_FILE, running_stack
 from tickerstream_local.functions import Handler
 from tickerstream_local.server import DEFAULT_MOTO_PORT, MotoServer
 
 log = logging.getLogger("tickerstream.local")
 STATE_FILE = LOCAL_STACK_FILE
 DEFAULT_REGION = "us-east-1"
+
+
+class StackAlreadyRunning(RuntimeError):
+    """Another local stack is running and owns the state file: starting would overwrite its details."""
+
+    def __init__(self, state_file: Path, info: dict[str, Any]) -> None:
+        super().__init__(
+            f"a local stack is already running (pid {info.get('pid')}, API {info.get('api_url')}, "
+            f"AWS {info.get('aws_endpoint_url')}) and its details are in {state_file}. Stop it first, or run "
+            f"this one with its own details file and ports: tickerstream local --state-file <other.json> "
+            f"--port 0 --aws-port 0 (tools find it with TICKERSTREAM_LOCAL_STACK_FILE=<other.json>)")
+        self.state_file = state_file
+        self.info = info
 
 
 @dataclass
@@ -101,7 +114,8 @@ class LocalStack:
         from tickerstream_local.api import ApiServer, LocalApi
         from tickerstream_local.server import ensure_port_free
 
-        ensure_port_free(self.api_port, "local API")  # fail before anything starts
+        self._refuse_if_taken()  # fail before anything starts
+        ensure_port_free(self.api_port, "local API")
         self._started = True
         self._stop.clear()
         if not self.aws_endpoint_url:
@@ -130,11 +144,21 @@ class LocalStack:
             self.api_port = self.api.port
             self.info = self.connection_details()
             if self.state_file is not None:
+                self._refuse_if_taken()  # one started while this one deployed
                 write_private(self.state_file, json.dumps(self.info, indent=2) + "\n")
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _refuse_if_taken(self) -> None:
+        if self.state_file is None:
+            return
+        running = running_stack(self.state_file)
+        if running is not None and running.get("api_url") != self.info.get("api_url"):
+            raise StackAlreadyRunning(self.state_file, running)
+        if running is None and self.state_file.exists() and not self.info:
+            log.warning("replacing %s: the stack that wrote it is no longer running", self.state_file)
 
     def _start_mappings(self) -> None:
         from tickerstream_local.esm import EventSourceMapping
@@ -263,10 +287,11 @@ class LocalStack:
     # -- what clients need -----------------------------------------------------------------------
 
     def connection_details(self) -> dict[str, Any]:
-        from tickerstream_local.cognito import pool_config, user_pools
+        from tickerstream_local.cognito_idp import ENDPOINT_PATH
 
         api_url = self.api.url
         info: dict[str, Any] = {
+            "pid": os.getpid(),  # with the API port, tells a running stack's file from a stale one
             "api_url": api_url,
             "token_url": f"{api_url}/oauth2/token",
             "aws_endpoint_url": self.endpoint_url,
@@ -275,17 +300,20 @@ class LocalStack:
             "machine_client_id": None,
             "machine_client_secret": None,
             "user_client_id": None,
+            "cognito_endpoint_url": None,
+            "issuer": None,
             "resources": dict(self.deployment.physical),
         }
-        pools = user_pools(self.deployment)
-        if pools:
-            pool = pool_config(self.deployment, pools[0])
+        pool = self.api.app.default_pool()
+        if pool is not None:
             machine = pool.machine_client_id()
             info.update(
                 user_pool_id=pool.pool_id,
                 machine_client_id=machine,
                 machine_client_secret=pool.clients[machine].get("ClientSecret") if machine else None,
                 user_client_id=pool.user_client_id(),
+                cognito_endpoint_url=f"{api_url}{ENDPOINT_PATH}",
+                issuer=pool.issuer,
             )
         return info
 

@@ -78,9 +78,9 @@ def access_token(server, deployment, **kwargs):
     return json.loads(body)["access_token"]
 
 
-def user_tokens(deployment):
-    # Through the local stack, which re-signs moto's tokens with the stack's own key.
-    return sign_in(deployment, pool_config(deployment, "Pool"), "ada", PASSWORD)
+def user_tokens(deployment, server):
+    # Through the local stack, which re-signs moto's tokens with the stack's own key and names its issuer.
+    return sign_in(deployment, server.app.default_pool(), "ada", PASSWORD)
 
 
 def forge(claims_update=None, key=None, headers=None, drop=()):
@@ -99,8 +99,8 @@ FORGE: dict[str, Any] = {}
 
 @pytest.fixture
 def forge_for(stack):
-    deployment, _, _ = stack
-    FORGE["issuer"] = f"https://cognito-idp.us-east-1.amazonaws.com/{deployment.ctx.refs['Pool']}"
+    deployment, server, _ = stack
+    FORGE["issuer"] = f"{server.url}/{deployment.ctx.refs['Pool']}"  # the local issuer the server serves
     FORGE["client_id"] = deployment.ctx.refs["MachineClient"]
     signing_key = pool_config(deployment, "Pool").signing_key  # the stack's own key (forging as the stack)
     FORGE["key"], FORGE["kid"] = signing_key.private_key, signing_key.kid
@@ -118,7 +118,7 @@ def test_token_endpoint_issues_scoped_access_tokens(stack):
     pool_id = deployment.ctx.refs["Pool"]
     (jwk,) = pool_config(deployment, "Pool").signing_key.jwks()["keys"]
     claims = jwt.decode(answer["access_token"], jwt.PyJWK(jwk).key,
-                        algorithms=["RS256"], issuer=f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}")
+                        algorithms=["RS256"], issuer=f"{server.url}/{pool_id}")
     assert claims["token_use"] == "access"
     assert claims["client_id"] == deployment.ctx.refs["MachineClient"]
     assert claims["scope"].split() == ["ts/read", "ts/write"]  # no scope asked: every allowed scope
@@ -183,7 +183,7 @@ def test_write_scope_route(stack):
 
 def test_id_token_route_and_id_token_where_scopes_are_required(stack):
     deployment, server, _ = stack
-    tokens = user_tokens(deployment)
+    tokens = user_tokens(deployment, server)
     status, _, body = call(f"{server.url}/me", headers={"Authorization": tokens["IdToken"]})
     assert status == 200
     assert json.loads(body)["claims"]["cognito:username"] == "ada"
@@ -206,7 +206,7 @@ def _none_token(claims):
 @pytest.mark.parametrize(
     "case",
     ["missing", "empty", "malformed", "garbage_jwt", "expired", "wrong_signature", "alg_none", "alg_hs256",
-     "wrong_issuer", "wrong_client", "missing_scope", "no_token_use", "unknown_kid"],
+     "wrong_issuer", "cognitos_issuer", "wrong_client", "missing_scope", "no_token_use", "unknown_kid"],
 )
 def test_authorizer_rejections(stack, forge_for, case):
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -227,6 +227,9 @@ def test_authorizer_rejections(stack, forge_for, case):
                                                   "secret-key-long-enough-for-hs256-use", algorithm="HS256",
                                                   headers={"kid": FORGE["kid"]})},
         "wrong_issuer": {"Authorization": forge_for({"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"})},
+        # The pool's issuer on AWS is not the local stack's: local tokens name the local issuer.
+        "cognitos_issuer": {"Authorization": forge_for(
+            {"iss": f"https://cognito-idp.us-east-1.amazonaws.com/{deployment.ctx.refs['Pool']}"})},
         "wrong_client": {"Authorization": forge_for({"client_id": "someoneelse"})},
         "missing_scope": {"Authorization": forge_for({"scope": "ts/write"})},
         "no_token_use": {"Authorization": forge_for(drop=("token_use",))},

@@ -32,8 +32,9 @@ def test_stack_writes_local_json_and_stops_cleanly(tmp_path):
     with stack:
         info = json.loads(state.read_text())
         assert stat.S_IMODE(state.stat().st_mode) == 0o600, "local.json holds a client secret"
-        assert set(info) == {"api_url", "token_url", "aws_endpoint_url", "region", "user_pool_id",
-                             "machine_client_id", "machine_client_secret", "user_client_id", "resources"}
+        assert set(info) == {"pid", "api_url", "token_url", "aws_endpoint_url", "region", "user_pool_id",
+                             "machine_client_id", "machine_client_secret", "user_client_id", "cognito_endpoint_url",
+                             "issuer", "resources"}
         assert info["machine_client_id"] == stack.deployment.ctx.refs["MachineClient"]
         assert info["user_client_id"] == stack.deployment.ctx.refs["UserClient"]
         assert info["machine_client_secret"]
@@ -82,3 +83,58 @@ def test_local_json_is_private_from_its_first_byte(tmp_path, monkeypatch):
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     assert json.loads(state.read_text()) == {"machine_client_secret": "s3cret"}
     assert [p.name for p in state.parent.iterdir()] == ["local.json"]  # no temporary left behind
+
+
+def test_a_second_stack_on_the_same_details_file_is_refused_and_one_with_its_own_leaves_the_first_intact(tmp_path):
+    """One running stack per details file: a second start names the running one and how to run a second;
+    a second with its own file runs alongside, and its stop leaves the first's details in place."""
+    import subprocess
+
+    from tickerstream_local.runner import StackAlreadyRunning
+
+    ensure_cognito_provisioners()
+    first_file, second_file = tmp_path / "local.json", tmp_path / "second.json"
+    with LocalStack(api_port=0, moto_port=0, template=api_template(), state_file=first_file,
+                    handlers={"Echo": echo_handler}) as first:
+        written = first_file.read_text()
+        assert json.loads(written)["pid"] == os.getpid()
+        with pytest.raises(StackAlreadyRunning) as refused:
+            LocalStack(api_port=0, moto_port=0, template=api_template(), state_file=first_file).start()
+        message = str(refused.value)
+        assert first.info["api_url"] in message and str(first_file) in message and "--state-file" in message
+        assert first_file.read_text() == written
+        # The CLI refuses the same way, with exit status 2, before starting anything.
+        done = subprocess.run([os.path.join(os.path.dirname(os.sys.executable), "tickerstream"), "local", "--port",
+                               "0", "--aws-port", "0", "--state-file", str(first_file)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "already running" in done.stderr and first.info["api_url"] in done.stderr
+        assert first_file.read_text() == written
+        with LocalStack(api_port=0, moto_port=0, template=api_template(), state_file=second_file,
+                        handlers={"Echo": echo_handler}) as second:
+            assert json.loads(second_file.read_text())["api_url"] == second.info["api_url"] != first.info["api_url"]
+            assert first_file.read_text() == written
+        assert not second_file.exists()
+        assert first_file.read_text() == written
+        assert port_is_listening(first.api_port)
+    assert not first_file.exists()
+
+
+def test_a_details_file_left_by_a_killed_stack_is_replaced(tmp_path):
+    import subprocess
+    import sys
+
+    ensure_cognito_provisioners()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    state = tmp_path / "local.json"
+    # Its pid is dead (and its port closed): the file is stale.
+    write_private(state, json.dumps({"pid": gone.pid, "api_url": "http://127.0.0.1:9/", "machine_client_secret": "x"}))
+    with LocalStack(api_port=0, moto_port=0, template=api_template(), state_file=state,
+                    handlers={"Echo": echo_handler}) as stack:
+        assert json.loads(state.read_text())["api_url"] == stack.info["api_url"]
+    # A file naming this very (live) process but a port nobody answers on is stale too: a recycled pid.
+    write_private(state, json.dumps({"pid": os.getpid(), "api_url": "http://127.0.0.1:9/"}))
+    with LocalStack(api_port=0, moto_port=0, template=api_template(), state_file=state,
+                    handlers={"Echo": echo_handler}) as stack:
+        assert json.loads(state.read_text())["pid"] == os.getpid()
+        assert json.loads(state.read_text())["api_url"] == stack.info["api_url"]
