@@ -18,6 +18,12 @@ class FakeStore:
         self.applied.append(update.ticker)
         return WriteResult(len(update.entries), 0, 1)
 
+    def packs(self, updates):
+        return [[update] for update in updates]
+
+    def apply_pack(self, pack, now):
+        return [(update, self.apply(update, now)) for update in pack], 0
+
 
 class FakeQuarantine:
     def __init__(self, reject_index=None):
