@@ -195,7 +195,8 @@ class QuoteStore:
                 replayed = [u for u, r in zip(pending, reasons, strict=False) if r.get("Code") == "ConditionalCheckFailed"]
                 if replayed and all(r.get("Code") in (None, "None", "ConditionalCheckFailed") for r in reasons):
                     results.extend((update, self.apply(update, now)) for update in replayed)
-                    pending = [update for update in pending if update not in replayed]
+                    done = {update.ticker for update in replayed}
+                    pending = [update for update in pending if update.ticker not in done]
                     continue
                 if is_permanent(exc):
                     results.extend((update, self.apply(update, now)) for update in pending)
