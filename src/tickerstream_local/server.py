@@ -100,6 +100,9 @@ class MotoServer:
             return self._start_process()
         from moto.server import ThreadedMotoServer
 
+        from tickerstream_local.moto_patches import install
+
+        install()  # local writes cost what they touch, not the table size; writes serialised
         server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
         server.start()
         self._server = server
@@ -111,7 +114,7 @@ class MotoServer:
         if not self.port:
             self.port = free_port()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(self.port)],
+            [sys.executable, "-m", "tickerstream_local.moto_patches", "-H", LOOPBACK, "-p", str(self.port)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=_end_with_parent,
             # A session of its own: Ctrl-C in a terminal signals the whole foreground process group,

@@ -208,10 +208,12 @@ def harness(deployment, quote_processor, lambda_context):
     state = MotoState(deployment)
     real_store, real_queue = quote_processor.store._client, quote_processor.quarantine._client
 
-    def reset(sdk: FaultySdk):
+    def reset(sdk: FaultySdk, concurrency: int, pack: int):
         state.clear()
         quote_processor.store._client = sdk.wrap(real_store)
         quote_processor.quarantine._client = sdk.wrap(real_queue)
+        quote_processor.WRITE_CONCURRENCY = concurrency
+        quote_processor.store.max_pack_tickers = pack
 
     return {"reset": reset, "invoke": lambda event: quote_processor.handler(event, lambda_context), "state": state}
 
@@ -225,10 +227,13 @@ def refuse_poison(operation, kwargs):
     stream=streams(),
     schedule=st.dictionaries(st.integers(1, 30), st.sampled_from(FAULT_KINDS), max_size=5),
     steps=st.lists(st.tuples(st.integers(0, 2), st.integers(1, 12), st.integers(0, 9)), min_size=1, max_size=40),
+    concurrency=st.sampled_from([3, 1]),  # write units at a time
+    pack=st.sampled_from([2, 100, 1]),  # tickers per transaction at most
 )
-def test_quote_processor_keeps_lambdas_kinesis_contract(harness, stream, schedule, steps):
+def test_quote_processor_keeps_lambdas_kinesis_contract(harness, stream, schedule, steps, concurrency, pack):
     sdk = FaultySdk(schedule, refuse_poison)
-    harness["reset"](sdk)
+    harness["reset"](sdk, concurrency, pack)
+    note(f"write concurrency {concurrency}, at most {pack} tickers per transaction")
     reference = Reference(stream)
     note(describe(stream))
     shards = [Shard(shard_id, [record for _, record, _ in records]) for shard_id, records in stream]
@@ -283,6 +288,7 @@ def test_quote_processor_keeps_lambdas_kinesis_contract(harness, stream, schedul
             if reason is not None:
                 assert messages[(shard_id, sequence, sub, reason)] >= 1
     event(f"shards: {len(shards)}")
+    event(f"write concurrency {concurrency}, pack {pack}")
     event(f"replays: {min(replays, 2)}{'+' if replays > 2 else ''}")
     event(f"KPL aggregates: {'yes' if any(a for _, records in stream for a, _, _ in records) else 'no'}")
     event(f"refused ticker {POISON}: {'yes' if POISON in reference.quotes else 'no'}")

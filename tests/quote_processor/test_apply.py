@@ -2,10 +2,14 @@
 
 import time
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from quote_processor.apply import apply_plan
 from quote_processor.batch import plan_batch
 from quote_processor.store import WriteNotDurable, WriteResult
 from support.processor import make_record, quote
+from support.properties import budget
 
 
 class FakeStore:
@@ -17,6 +21,12 @@ class FakeStore:
             raise WriteNotDurable("throttled")
         self.applied.append(update.ticker)
         return WriteResult(len(update.entries), 0, 1)
+
+    def packs(self, updates):
+        return [[update] for update in updates]
+
+    def apply_pack(self, pack, now):
+        return [(update, self.apply(update, now)) for update in pack], 0
 
 
 class FakeQuarantine:
@@ -62,3 +72,34 @@ def test_everything_durable_means_no_checkpoint():
     outcome = apply_plan(plan(items), store, quarantine, "arn", time.time)
     assert outcome.failed_index is None
     assert (outcome.applied, outcome.quarantined, outcome.write_requests) == (2, 1, 3)
+
+
+class SlowFakeStore(FakeStore):
+    """Writes take a moment, so concurrent units really overlap."""
+
+    def apply(self, update, now):
+        time.sleep(0.001)
+        return super().apply(update, now)
+
+
+@budget(60)
+@given(
+    tickers=st.lists(st.sampled_from("ABCDEFGHIJ"), min_size=1, max_size=30),
+    failing=st.sets(st.sampled_from("ABCDEFGHIJ"), max_size=4),
+    concurrency=st.integers(1, 6),
+)
+def test_concurrent_units_checkpoint_at_the_lowest_first_record_not_written(tickers, failing, concurrency):
+    batch = plan([quote(t, i + 1) for i, t in enumerate(tickers)])
+    store = SlowFakeStore(fail_tickers=failing)
+    outcome = apply_plan(batch, store, FakeQuarantine(), "arn", time.time, concurrency)
+
+    first_record = {ticker: update.first_index for ticker, update in batch.updates.items()}
+    not_written = [first_record[t] for t in first_record if t not in store.applied]
+    assert outcome.failed_index == (min(not_written) if not_written else None)
+    # every record before the checkpoint is its ticker's, and that ticker was written
+    for index, ticker in enumerate(tickers[: outcome.failed_index]):
+        assert ticker in store.applied, f"record {index} ({ticker}) is before the checkpoint but not written"
+    assert sorted(store.applied) == sorted(set(store.applied))  # no ticker written twice
+    if failing & set(tickers):
+        assert outcome.failed_index <= min(first_record[t] for t in failing & set(tickers))
+    assert outcome.applied == sum(1 for t in tickers if t in store.applied)

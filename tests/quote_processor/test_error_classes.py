@@ -73,6 +73,7 @@ def test_a_refused_write_quarantines_its_tickers_quotes_and_the_batch_goes_on(er
         assert json.loads(base64.b64decode(message["data_base64"]))["ticker_symbol"] == "B"
 
 
+@pytest.mark.usefixtures("one_ticker_per_transaction")
 @pytest.mark.parametrize("error", TRANSIENT, ids=name_of)
 def test_a_transient_failure_checkpoints_at_the_tickers_first_record_and_redelivery_completes(error, deployment, quote_processor, lambda_context, table):
     records = batch()
@@ -89,6 +90,7 @@ def test_a_transient_failure_checkpoints_at_the_tickers_first_record_and_redeliv
     assert int(table.summary("TECHNOLOGY")["quote_count"]) == len(records)
 
 
+@pytest.mark.usefixtures("one_ticker_per_transaction")
 def test_a_refused_write_whose_quarantine_fails_checkpoints_at_that_ticker(deployment, quote_processor, lambda_context, table):
     records = batch()
     quote_processor.store._client = ClientWithFaults(quote_processor.store._client, fail_writes_of("B", PERMANENT[0]))

@@ -1,6 +1,11 @@
 """Transient failures fail fast, keep order, and never report success for a record not applied."""
 
+import pytest
+
 from support.processor import FailingClient, make_record, quarantined, quote
+
+# the nth write is the nth ticker's only when each ticker has a transaction of its own
+pytestmark = pytest.mark.usefixtures("one_ticker_per_transaction")
 
 
 def interleaved_batch() -> list[dict]:

@@ -15,6 +15,7 @@ The mapping's settings are read from template.yaml.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,22 +145,25 @@ class FaultySdk:
         self.refuse = refuse or (lambda operation, kwargs: False)
         self.calls = 0
         self.injected: list[tuple[int, str, str]] = []
+        self._lock = threading.Lock()  # QuoteProcessor's writer threads call at once
 
     def wrap(self, client: Any) -> Any:
         return _Proxy(self, client)
 
     def call(self, name: str, method, kwargs: dict[str, Any]) -> Any:
-        self.calls += 1
-        kind = self.schedule.get(self.calls)
-        if kind:
-            self.injected.append((self.calls, name, kind))
+        with self._lock:
+            self.calls += 1
+            number = self.calls
+            kind = self.schedule.get(number)
+            if kind:
+                self.injected.append((number, name, kind))
         if kind == "throttle":
             code = "ProvisionedThroughputExceededException" if name != "send_message_batch" else "RequestThrottled"
             raise _client_error(name, code, 400)
         if kind == "server_error":
             raise _client_error(name, "InternalServerError", 500)
         if kind == "died_before":
-            raise FunctionDied(f"died before call {self.calls}")
+            raise FunctionDied(f"died before call {number}")
         if self.refuse(name, kwargs):
             raise _client_error(name, "ValidationException", 400)
         if kind == "partial" and name == "send_message_batch" and len(kwargs["Entries"]) > 1:
@@ -171,7 +175,7 @@ class FaultySdk:
         if kind == "lost_response":
             raise ReadTimeoutError(endpoint_url=f"https://{name}.injected")
         if kind == "died_after":
-            raise FunctionDied(f"died after call {self.calls}")
+            raise FunctionDied(f"died after call {number}")
         return response
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -64,12 +65,15 @@ class Quarantine:
     def __init__(self, client_factory: Callable[[], Any], queue_url: str):
         self._client_factory = client_factory
         self._client_instance: Any = None
+        self._client_lock = threading.Lock()  # writer threads may need it at once; build one client
         self._queue_url = queue_url
 
     @property
     def _client(self) -> Any:
         if self._client_instance is None:
-            self._client_instance = self._client_factory()
+            with self._client_lock:
+                if self._client_instance is None:
+                    self._client_instance = self._client_factory()
         return self._client_instance
 
     @_client.setter

@@ -14,6 +14,8 @@ Every failure a write can meet is one of two kinds:
 
 from __future__ import annotations
 
+import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -131,10 +133,93 @@ class QuoteStore:
 
     # A concurrent writer can move a ticker between our read and our write; a few rounds settle it.
     MAX_CONFLICT_ROUNDS = 3
+    # Transactions touching a sector summary another transaction holds are cancelled (TransactionConflict);
+    # nothing of a cancelled transaction is applied, so it is sent again after a short random pause.
+    TRANSACTION_CONFLICT_RETRIES = 4
 
-    def __init__(self, client: Any, table_name: str):
+    def __init__(self, client: Any, table_name: str, max_pack_tickers: int = MAX_TRANSACTION_ITEMS):
         self._client = client
         self._table = table_name
+        self.max_pack_tickers = max_pack_tickers  # 1: one transaction per ticker
+
+    def packs(self, updates: list[TickerUpdate]) -> list[list[TickerUpdate]]:
+        """Group tickers, in the order given, into packs one transaction can write: a Put per ticker
+        plus one ADD per sector the pack touches, at most MAX_TRANSACTION_ITEMS actions."""
+        packs: list[list[TickerUpdate]] = []
+        current: list[TickerUpdate] = []
+        sectors: set[str] = set()
+        for update in updates:
+            own = {entry.quote.sector for entry in update.entries}
+            merged = sectors | own
+            if current and (len(current) + 1 + len(merged) > MAX_TRANSACTION_ITEMS or len(current) == self.max_pack_tickers):
+                packs.append(current)
+                current, sectors, merged = [], set(), own
+            current.append(update)
+            sectors = merged
+            if len(own) + 1 > MAX_TRANSACTION_ITEMS:  # a ticker past one transaction's sectors goes alone
+                packs.append(current)
+                current, sectors = [], set()
+        if current:
+            packs.append(current)
+        return packs
+
+    def apply_pack(self, pack: list[TickerUpdate], now: float) -> tuple[list[tuple[TickerUpdate, WriteResult]], int]:
+        """Write several tickers' batches in one transaction (usual case: none of them applied yet), and
+        return each ticker's result with the pack transactions sent. Tickers whose position condition
+        fails (a redelivery) are written alone by ``apply``; so is every ticker of a pack DynamoDB refuses,
+        which finds the ticker at fault. Raises WriteNotDurable if the pack's transaction does not happen
+        (then nothing of it is known durable)."""
+        if len(pack) == 1:
+            return [(pack[0], self.apply(pack[0], now))], 0
+        stamp = _iso(now)
+        pending, results, requests = list(pack), [], 0
+        while pending:
+            puts = [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _ticker_item(update.origin(update.entries[-1]), update.entries[-1].quote, stamp),
+                        "ConditionExpression": "attribute_not_exists(pk) OR #pos < :bound",
+                        "ExpressionAttributeNames": {"#pos": "position"},
+                        "ExpressionAttributeValues": {":bound": {"S": update.position(update.entries[0])}},
+                    }
+                }
+                for update in pending
+            ]
+            entries = [entry for update in pending for entry in update.entries]
+            requests += 1
+            try:
+                self._transact([*puts, *_summary_updates(self._table, entries, stamp)])
+            except ClientError as exc:
+                reasons = exc.response.get("CancellationReasons") or []
+                replayed = [u for u, r in zip(pending, reasons, strict=False) if r.get("Code") == "ConditionalCheckFailed"]
+                if replayed and all(r.get("Code") in (None, "None", "ConditionalCheckFailed") for r in reasons):
+                    results.extend((update, self.apply(update, now)) for update in replayed)
+                    done = {update.ticker for update in replayed}
+                    pending = [update for update in pending if update.ticker not in done]
+                    continue
+                if is_permanent(exc):
+                    results.extend((update, self.apply(update, now)) for update in pending)
+                    break
+                raise WriteNotDurable(_describe(exc)) from exc
+            except BotoCoreError as exc:
+                raise WriteNotDurable(f"{type(exc).__name__}: {exc}") from exc
+            results.extend((update, WriteResult(len(update.entries), 0, 0)) for update in pending)
+            break
+        return results, requests
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        """TransactWriteItems, sent again (a few times, after a random pause) while it is cancelled only
+        by conflicts with other transactions."""
+        for attempt in range(self.TRANSACTION_CONFLICT_RETRIES + 1):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                codes = {r.get("Code") for r in exc.response.get("CancellationReasons") or []} - {None, "None"}
+                if codes != {"TransactionConflict"} or attempt == self.TRANSACTION_CONFLICT_RETRIES:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
 
     def apply(self, update: TickerUpdate, now: float) -> WriteResult:
         """Make every quote of ``update`` durable exactly once, or report it refused; or raise
@@ -188,7 +273,7 @@ class QuoteStore:
             put["ExpressionAttributeValues"] = {":bound": {"S": bound}}
         items = [{"Put": put}, *_summary_updates(self._table, entries, now)]
         try:
-            self._client.transact_write_items(TransactItems=items)
+            self._transact(items)
             return True
         except ClientError as exc:
             reasons = exc.response.get("CancellationReasons") or []

@@ -1,0 +1,119 @@
+"""The local stack's moto patch: a transaction costs what it touches, and stays atomic and conditional."""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tickerstream_local.moto_patches import install
+
+TABLE = "patched"
+
+
+@pytest.fixture
+def dynamodb(aws):
+    install()
+    client = aws.client("dynamodb")
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
+
+
+def _put(pk: str, value: int, condition: str | None = None) -> dict:
+    put = {"TableName": TABLE, "Item": {"pk": {"S": pk}, "sk": {"S": "A"}, "v": {"N": str(value)}}}
+    if condition:
+        put["ConditionExpression"] = condition
+    return {"Put": put}
+
+
+def _add(pk: str, amount: int) -> dict:
+    return {
+        "Update": {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": pk}, "sk": {"S": "A"}},
+            "UpdateExpression": "ADD tally :n",
+            "ExpressionAttributeValues": {":n": {"N": str(amount)}},
+        }
+    }
+
+
+def _all(client) -> dict:
+    return {item["pk"]["S"]: item for item in client.scan(TableName=TABLE)["Items"]}
+
+
+def test_a_failed_condition_leaves_every_item_as_it_was(dynamodb):
+    dynamodb.transact_write_items(TransactItems=[_put("kept", 1), _add("sum", 5)])
+    before = _all(dynamodb)
+    with pytest.raises(ClientError) as caught:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                _add("sum", 7),  # applied first, must be undone
+                _put("new", 2),  # created, must disappear
+                _put("kept", 9, condition="attribute_not_exists(pk)"),  # fails
+            ]
+        )
+    assert caught.value.response["Error"]["Code"] == "TransactionCanceledException"
+    codes = [reason["Code"] for reason in caught.value.response["CancellationReasons"]]
+    assert codes == ["None", "None", "ConditionalCheckFailed"]
+    assert _all(dynamodb) == before
+
+
+def test_a_validation_error_mid_transaction_rolls_back_what_ran(dynamodb):
+    dynamodb.transact_write_items(TransactItems=[_add("sum", 5)])
+    before = _all(dynamodb)
+    bad = {"Update": {**_add("other", 1)["Update"], "UpdateExpression": "ADD tally :missing"}}
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(TransactItems=[_add("sum", 7), bad])
+    assert _all(dynamodb) == before
+
+
+def test_a_transaction_whose_conditions_hold_applies_every_action(dynamodb):
+    dynamodb.transact_write_items(
+        TransactItems=[_put("a", 1, condition="attribute_not_exists(pk)"), _add("sum", 3), _add("sum2", 4)]
+    )
+    items = _all(dynamodb)
+    assert items["a"]["v"] == {"N": "1"}
+    assert items["sum"]["tally"] == {"N": "3"}
+    assert items["sum2"]["tally"] == {"N": "4"}
+
+
+def test_a_transaction_copies_no_table(dynamodb, monkeypatch):
+    """The cost must not grow with the table: no Table object is deep-copied by a transaction."""
+    from moto.dynamodb.models.table import Table
+
+    dynamodb.transact_write_items(TransactItems=[_put("a", 1)])
+
+    def refuse(self, memo):
+        raise AssertionError("a whole table was copied")
+
+    monkeypatch.setattr(Table, "__deepcopy__", refuse, raising=False)
+    copy.deepcopy({"not": "a table"})  # deep copies of anything else still work
+    dynamodb.transact_write_items(TransactItems=[_put("b", 2), _add("sum", 1)])
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(TransactItems=[_add("sum", 1), _put("a", 3, condition="attribute_not_exists(pk)")])
+    assert _all(dynamodb)["sum"]["tally"] == {"N": "1"}
+
+
+def test_concurrent_transactions_lose_no_addition(dynamodb):
+    """Threads sending transactions side by side (as the threaded moto server does): every ADD counts once."""
+    threads_count, per_thread = 8, 25
+
+    def work(number: int) -> None:
+        for step in range(per_thread):
+            dynamodb.transact_write_items(TransactItems=[_put(f"t{number}-{step}", step), _add("sum", 1)])
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    items = _all(dynamodb)
+    assert items["sum"]["tally"] == {"N": str(threads_count * per_thread)}
+    assert len(items) == threads_count * per_thread + 1
