@@ -2,14 +2,18 @@
 
 One QuoteProcessor-shaped transaction (a conditional Put of a ticker + one sector ADD) on a table that
 already holds N items, in-process moto. Run: .venv/bin/python bench/bench_local_writes.py [N ...]
+(`make bench` runs it in a process of its own, since it patches moto in the process it runs in.)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 os.environ.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"})
 
@@ -66,16 +70,43 @@ def write_cost_ms(items: int) -> float:
         return statistics.median(timings)
 
 
-def main(sizes: list[int]) -> None:
+SIZES = (50, 500, 5000)
+
+
+def measure(sizes: list[int]) -> tuple[dict[int, float], dict[int, float]]:
     before = {size: write_cost_ms(size) for size in sizes}
     from tickerstream_local.moto_patches import install
 
     install()
-    after = {size: write_cost_ms(size) for size in sizes}
+    return before, {size: write_cost_ms(size) for size in sizes}
+
+
+def main(sizes: list[int]) -> None:
+    before, after = measure(sizes)
     print(f"{'items in table':>15} {'moto 5.2.5 ms':>14} {'patched ms':>11}")
     for size in sizes:
         print(f"{size:>15} {before[size]:>14.2f} {after[size]:>11.2f}")
 
 
+def run() -> dict[str, float]:
+    """For bench/run.py, in a process of its own (the patch stays installed in the process)."""
+    done = subprocess.run([sys.executable, str(Path(__file__)), "--json"], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(figures: dict[str, float]) -> list[tuple[str, str, str]]:
+    rows = [("local DynamoDB: one transaction on a table of N items (ms, median of 30)", "", "")]
+    for size in SIZES:
+        rows.append((f"  {size:,} items: moto as shipped → with moto_patches",
+                     f"{figures[f'local_write_{size}_moto_ms']:.1f} → {figures[f'local_write_{size}_patched_ms']:.1f} ms",
+                     "flat in N"))
+    return rows
+
+
 if __name__ == "__main__":
-    main([int(arg) for arg in sys.argv[1:]] or [50, 500, 5000])
+    if sys.argv[1:] == ["--json"]:
+        before, after = measure(list(SIZES))
+        print(json.dumps({**{f"local_write_{n}_moto_ms": v for n, v in before.items()},
+                          **{f"local_write_{n}_patched_ms": v for n, v in after.items()}}))
+    else:
+        main([int(arg) for arg in sys.argv[1:]] or list(SIZES))
