@@ -24,7 +24,11 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from tickerstream_local.moto_patches import install as patch_moto  # noqa: E402
 from tickerstream_local.stack import Deployment, deploy  # noqa: E402
+
+# In-process moto as the local stack runs it: touched-items rollback, writes safe for writer threads.
+patch_moto()
 
 
 @pytest.fixture

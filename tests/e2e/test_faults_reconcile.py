@@ -30,11 +30,13 @@ WRITE = "dynamodb:TransactWriteItems"
 
 def fault_plan() -> FaultPlan:
     return FaultPlan([
-        throttled(WRITE, after=10, count=3, every=150),  # a whole call fails (it makes 3 attempts)
-        throttled(WRITE, code="ThrottlingException", after=60, count=2, every=150),  # botocore's retry lands
-        server_error(WRITE, after=35, count=3, every=150),
-        server_error(WRITE, committed=True, after=5, count=2, every=100),  # written, answer lost
-        crash(WRITE, after=80, count=1, every=150),  # the handler dies after the batch's earlier writes
+        # Tickers are written in packs (up to 100 actions a transaction): a run makes tens of write
+        # calls, not thousands, so the bursts are spaced in calls accordingly.
+        throttled(WRITE, after=5, count=3, every=40),  # a whole call fails (it makes 3 attempts)
+        throttled(WRITE, code="ThrottlingException", after=15, count=2, every=40),  # botocore's retry lands
+        server_error(WRITE, after=10, count=3, every=40),
+        server_error(WRITE, committed=True, after=2, count=1, every=40),  # written, answer lost
+        crash(WRITE, after=20, count=1, every=40),  # the handler dies after the batch's earlier writes
         server_error("dynamodb:GetItem", count=3, every=60),  # reading the position after a conflict
         server_error("sqs:SendMessageBatch", after=2, count=3, every=30),  # quarantining
     ])

@@ -27,7 +27,7 @@ def _record(sequence: int, data: bytes, key: str) -> dict:
 
 
 def test_a_crash_after_quarantining_sends_the_same_message_again_never_a_different_one(deployment):
-    plan = FaultPlan([crash("dynamodb:TransactWriteItems", after=1, count=1)])
+    plan = FaultPlan([crash("dynamodb:TransactWriteItems", after=0, count=1)])  # AAPL and MSFT share one pack
     plan.install("https://")  # in-process moto: the functions' clients talk to AWS's own endpoints
     try:
         function = load_function("QuoteProcessor", deployment.function_environment("QuoteProcessor"))
