@@ -24,7 +24,6 @@ metrics = Metrics()
 tracer = make_tracer()  # X-Ray SDK only if the template enables it (StreamConsumerXRaySdk)
 
 
-
 def _write_concurrency() -> int:
     """How many write units (ticker packs, quarantine chunks) run at once; 1 (one after another) if unset."""
     value = os.environ.get("WRITE_CONCURRENCY", "").strip()
