@@ -187,9 +187,10 @@ def bridge_address() -> str:
 
 @contextlib.contextmanager
 def moto_on(address: str) -> Iterator[str]:
-    """A moto server of its own (in one process, moto servers share one backend), listening on `address`."""
+    """A moto server of its own (in one process, moto servers share one backend), listening on `address`,
+    patched as the local stack runs it (tickerstream_local.moto_patches)."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", address, "-p", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "tickerstream_local.moto_patches", "-H", address, "-p", str(port)],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://{address}:{port}"
     try:
