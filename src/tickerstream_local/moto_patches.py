@@ -1,4 +1,4 @@
-"""Patches to moto's DynamoDB so the local stack's writes cost what they cost on AWS.
+"""Patches to moto's DynamoDB and Kinesis so the local stack's calls cost what they cost on AWS.
 
 moto 5.2's ``transact_write_items`` deep-copies every table a transaction names, before every call, so
 that it can roll back: a write costs time in proportion to the table (10 ms at 50 items, 112 ms at
@@ -9,6 +9,17 @@ moto's backend is not thread-safe either, and its threaded server runs requests 
 transactions (or a transaction and a PutItem) could interleave between one's condition check and its
 write. Writes here take one lock per process, as DynamoDB serialises writes to an item.
 
+Two more of moto's DynamoDB costs grow with what is written rather than with the work: an item's
+400 KB check re-measures every attribute before adding each next one (quadratic in its attributes),
+and every condition expression is tokenised afresh although a writer sends the same few expressions
+with new values. Here an item is measured once, and the tokens of an expression are kept (its
+values and names are still substituted on every call).
+
+moto 5.2's Kinesis ``GetRecords`` walks the shard from its first record on every call, and finding the
+last sequence number on every put copies the shard's keys: reading a shard gets slower with every
+record in it (a 9,000-record shard read by three consumers spent 20 s in GetRecords). Here a read
+bisects into the shard's sequence numbers, so its cost follows the records it returns.
+
 ``install()`` patches the running process (idempotent); ``python -m tickerstream_local.moto_patches``
 is ``python -m moto.server`` with the patches installed (how the local stack runs moto in a process of
 its own).
@@ -16,14 +27,18 @@ its own).
 
 from __future__ import annotations
 
+import bisect
 import copy
 import functools
 import sys
 import threading
+from collections import deque
 from typing import Any
 
 _WRITE_LOCK = threading.RLock()
 _INSTALLED = False
+ITEM_SIZE_LIMIT = 405_000  # moto's own bound for DynamoDB's 400 KB (moto/dynamodb/models/dynamo_type.py)
+SHIPPED: dict[str, Any] = {}  # moto's own implementations that install() replaced (tests compare)
 _LOCKED_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item")
 
 
@@ -37,7 +52,75 @@ def install() -> None:
     for name in _LOCKED_WRITES:
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     DynamoDBBackend.transact_write_items = _serialised(transact_write_items)
+    _install_dynamodb_costs()
+    _install_kinesis()
     _INSTALLED = True
+
+
+def _install_dynamodb_costs() -> None:
+    from moto.dynamodb import comparisons
+    from moto.dynamodb.models.dynamo_type import Item
+
+    parser = comparisons.ConditionExpressionParser
+    SHIPPED["ConditionExpressionParser._lex_condition_expression"] = parser._lex_condition_expression
+    parser._lex_condition_expression = lambda self: deque(_condition_tokens(self.condition_expression))
+    SHIPPED["Item.__init__"] = Item.__init__
+    Item.__init__ = _item_init
+
+
+@functools.lru_cache(maxsize=1024)
+def _condition_tokens(expression: str) -> tuple[Any, ...]:
+    """moto's tokens of a condition expression (immutable named tuples; names and values come later)."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    lex = SHIPPED["ConditionExpressionParser._lex_condition_expression"]
+    return tuple(lex(ConditionExpressionParser(expression, {}, {})))
+
+
+def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+    """moto's Item.__init__ with its 400 KB check made once over the whole item: the sizes are not
+    negative, so the whole item is over the limit exactly when moto's attribute-by-attribute check is."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    self.hash_key, self.range_key = hash_key, range_key
+    converted = {key: DynamoType(value) for key, value in attrs.items()}
+    if sum(bytesize(key) + value.size() for key, value in converted.items()) > ITEM_SIZE_LIMIT:
+        raise ItemSizeTooLarge
+    self.attrs = LimitedSizeDict()
+    dict.update(self.attrs, converted)  # the later sets of an update still go through moto's check
+
+
+def _install_kinesis() -> None:
+    from moto.kinesis.models import Shard
+
+    SHIPPED["Shard.get_records"] = Shard.get_records
+    Shard.get_records = get_records
+    Shard.get_max_sequence_number = lambda self: next(reversed(self.records)) if self.records else 0
+    Shard.get_min_sequence_number = lambda self: next(iter(self.records)) if self.records else 0
+
+
+def _sequence_numbers(shard: Any) -> list[int]:
+    """The shard's sequence numbers in order, rebuilt (at C speed) only when records came or went."""
+    numbers = shard.__dict__.get("_sequence_numbers")
+    records = shard.records
+    if numbers is None or len(numbers) != len(records) or (numbers and numbers[-1] != next(reversed(records))):
+        numbers = shard._sequence_numbers = list(records)
+    return numbers
+
+
+def get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+    """moto's Shard.get_records, same answers (records after ``last_sequence_id``, at most ``limit``; the
+    last sequence number read; milliseconds behind the newest record), found by bisection."""
+    numbers = _sequence_numbers(self)
+    start = bisect.bisect_right(numbers, int(last_sequence_id))
+    chosen = numbers[start:start + limit] if limit else numbers[start:]
+    if not chosen:
+        return [], int(last_sequence_id), 0
+    results = [self.records[number] for number in chosen]
+    behind = self.records[numbers[-1]].created_at - results[-1].created_at
+    return results, chosen[-1], int(behind * 1000)
 
 
 def _serialised(method: Any) -> Any:

@@ -117,3 +117,30 @@ def test_concurrent_transactions_lose_no_addition(dynamodb):
     items = _all(dynamodb)
     assert items["sum"]["tally"] == {"N": str(threads_count * per_thread)}
     assert len(items) == threads_count * per_thread + 1
+
+
+def test_an_item_over_400_kb_is_still_refused_and_one_under_it_stored(dynamodb):
+    near_limit = "x" * 404_000
+    dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "big"}, "sk": {"S": "A"}, "blob": {"S": near_limit}})
+    with pytest.raises(ClientError) as refused:
+        dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "bigger"}, "sk": {"S": "A"},
+                                                 "blob": {"S": near_limit}, "more": {"S": "y" * 2_000}})
+    assert "Item size has exceeded the maximum allowed size" in str(refused.value)
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": {
+            "pk": {"S": "bigger"}, "sk": {"S": "A"}, "blob": {"S": near_limit + "y" * 2_000}}}}])
+    assert "Item" not in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "bigger"}, "sk": {"S": "A"}})
+
+
+def test_a_condition_expression_sent_again_with_other_values_is_evaluated_with_them(dynamodb):
+    condition = {"ConditionExpression": "attribute_not_exists(pk) OR #v < :bound", "ExpressionAttributeNames": {"#v": "v"}}
+    for value, bound, stored in ((5, 0, True), (3, 4, False), (9, 6, True), (7, 9, False)):
+        request = {"TableName": TABLE, "Item": {"pk": {"S": "c"}, "sk": {"S": "A"}, "v": {"N": str(value)}},
+                   **condition, "ExpressionAttributeValues": {":bound": {"N": str(bound)}}}
+        if stored:
+            dynamodb.put_item(**request)
+        else:
+            with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+                dynamodb.put_item(**request)
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "c"}, "sk": {"S": "A"}})["Item"]
+    assert item["v"] == {"N": "9"}
