@@ -171,7 +171,8 @@ def live_table(report: ProduceReport | None, stack: Any, client: ApiClient | Non
     from rich.table import Table
 
     stats = stack.stats()
-    mappings = list(stats["mappings"].values())
+    # QuoteProcessor's mapping: the one whose checkpoint says how far the table is behind the stream
+    mappings = [m for name, m in stats["mappings"].items() if name.startswith("QuoteProcessor/")]
     hoses = list(stats["firehoses"].values())
     deployment = stack.deployment
     _, summaries = table_contents(deployment)
@@ -185,7 +186,8 @@ def live_table(report: ProduceReport | None, stack: Any, client: ApiClient | Non
     table.add_row("QuoteProcessor: quarantined", f"{queue_depth(deployment, 'QuarantineQueue'):,}")
     checkpointed = sum(m["records_checkpointed"] for m in mappings)
     table.add_row("event-source mapping: invocations", f"{sum(m['invocations'] for m in mappings):,}")
-    table.add_row("iterator lag (records not yet checkpointed)", f"{max(0, sent - checkpointed):,}")
+    kinesis_records = report.kinesis_records if report else 0
+    table.add_row("iterator lag (Kinesis records not yet checkpointed)", f"{max(0, kinesis_records - checkpointed):,}")
     if hoses:
         table.add_row("Firehose: records delivered to S3", f"{sum(h['delivered'] for h in hoses):,}")
         table.add_row("Firehose: processing failed → errors/", f"{sum(h['failed'] for h in hoses):,}")
@@ -235,7 +237,7 @@ def _show_and_reconcile(console: Any, stack: Any, duration: float, rate: float, 
         holder["final"] = produce(
             deployment.client("kinesis"), deployment.physical["QuoteStream"],
             DemoQuotes(seed=seed, invalid_fraction=invalid_fraction),
-            duration=duration, rate=rate, on_progress=lambda r: holder.__setitem__("live", r),
+            duration=duration, rate=rate, aggregate=True, on_progress=lambda r: holder.__setitem__("live", r),
         )
 
     thread = threading.Thread(target=producer, name="demo-producer", daemon=True)
@@ -252,7 +254,8 @@ def _show_and_reconcile(console: Any, stack: Any, duration: float, rate: float, 
         client.join(5)
 
     report = holder["final"]
-    console.print(f"produced {report.sent:,} records ({report.invalid_sent} invalid) in {report.elapsed:.1f} s; "
+    console.print(f"produced {report.sent:,} records ({report.invalid_sent} invalid) in {report.kinesis_records:,} "
+                  f"KPL-aggregated Kinesis records in {report.elapsed:.1f} s; "
                   f"retried {report.retried}, failed {report.failed}")
     result = reconcile(report, stack)
     for name, passed, detail in result.checks:
