@@ -106,3 +106,41 @@ def test_reads_follow_puts_through_the_api(aws):
             if not response["Records"]:
                 break
     assert seen == [f"{r}-{i}".encode() for r in range(4) for i in range(25)]
+
+
+def test_get_records_answers_what_moto_serializer_answers(aws):
+    """The directly written GetRecords answer parses, through botocore, to what moto's own gives."""
+    from moto.kinesis.responses import KinesisResponse
+
+    kinesis = aws.client("kinesis")
+    kinesis.create_stream(StreamName="answers", ShardCount=1)
+    kinesis.put_records(StreamName="answers", Records=[
+        {"Data": bytes(range(i, i + 40)), "PartitionKey": f"K{i}"} for i in range(0, 200, 20)])
+    kinesis.put_record(StreamName="answers", Data=b"", PartitionKey="empty")
+    shard_id = kinesis.list_shards(StreamName="answers")["Shards"][0]["ShardId"]
+
+    def read(limit: int) -> list[dict]:
+        iterator = kinesis.get_shard_iterator(StreamName="answers", ShardId=shard_id,
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        pages = []
+        while True:
+            page = kinesis.get_records(ShardIterator=iterator, Limit=limit)
+            page.pop("ResponseMetadata")
+            pages.append(page)
+            iterator = page["NextShardIterator"]
+            if not page["Records"]:
+                return pages
+
+    patched = read(4)
+    KinesisResponse.get_records, own = SHIPPED["KinesisResponse.get_records"], KinesisResponse.get_records
+    try:
+        shipped = read(4)
+    finally:
+        KinesisResponse.get_records = own
+    for mine, theirs in zip(patched, shipped):
+        for a, b in zip(mine["Records"], theirs["Records"]):
+            assert a == b, (a, b)
+        assert mine == theirs
+    assert len(patched) == len(shipped)
+    assert [r["Data"] for page in patched for r in page["Records"]][-1] == b""
+    assert len([r for page in patched for r in page["Records"]]) == 11
