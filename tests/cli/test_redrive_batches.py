@@ -1,0 +1,144 @@
+"""The redrive's parts on their own: Lambda's OnFailure message read back, the range re-read from a shard
+(whole, across pages, or trimmed by retention), and when a message may be deleted."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tickerstream_cli.redrive import Target, redrive
+from tickerstream_cli.redrive_batches import (
+    FailedBatch,
+    RecordsGone,
+    UnreadableMessage,
+    answer_failure,
+    lambda_event,
+    read_batch,
+)
+from tickerstream_local.esm_events import kinesis_event_record, on_failure_message
+
+STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/quotes"
+
+
+def _raw(sequence: int) -> dict:
+    return {"SequenceNumber": str(sequence), "PartitionKey": f"T{sequence}", "Data": b'{"x":1}',
+            "ApproximateArrivalTimestamp": datetime(2026, 11, 21, tzinfo=UTC)}
+
+
+class Shard:
+    """A shard holding sequence numbers [first, last] (older ones trimmed), served `page` at a time."""
+
+    def __init__(self, first: int, last: int, page: int = 3):
+        self.first, self.last, self.page = first, last, page
+        self.calls = 0
+
+    def get_shard_iterator(self, StreamName, ShardId, ShardIteratorType, StartingSequenceNumber):  # noqa: N803
+        assert ShardIteratorType == "AT_SEQUENCE_NUMBER"
+        return {"ShardIterator": str(max(int(StartingSequenceNumber), self.first))}  # Kinesis starts at the trim horizon
+
+    def get_records(self, ShardIterator, Limit):  # noqa: N803
+        self.calls += 1
+        start = int(ShardIterator)
+        numbers = range(start, min(start + self.page, self.last + 1))
+        return {"Records": [_raw(n) for n in numbers], "NextShardIterator": str(start + len(numbers))}
+
+
+def _message(start: int, end: int, size: int | None = None) -> dict:
+    records = [kinesis_event_record(_raw(n), "shardId-000000000000", STREAM_ARN, "us-east-1") for n in range(start, end + 1)]
+    body = on_failure_message("arn:fn", "RetryAttemptsExhausted", 11, None, 0.0, "shardId-000000000000", records, STREAM_ARN)
+    if size is not None:
+        body["KinesisBatchInfo"]["batchSize"] = size
+    return {"MessageId": f"m{start}", "ReceiptHandle": f"h{start}", "Body": json.dumps(body)}
+
+
+@given(start=st.integers(1, 10**20), length=st.integers(1, 500))
+def test_the_local_mappings_on_failure_message_reads_back_as_the_batch_it_names(start, length):
+    records = [{"kinesis": {"sequenceNumber": str(start + i), "approximateArrivalTimestamp": 0.0}} for i in range(length)]
+    body = on_failure_message("arn:fn", "RecordAgeExceeded", 3, "Unhandled", 0.0, "shardId-7", records, STREAM_ARN)
+    batch = FailedBatch.from_message({"MessageId": "m", "ReceiptHandle": "h", "Body": json.dumps(body)})
+    assert (batch.shard_id, batch.start_sequence, batch.end_sequence, batch.batch_size) == (
+        "shardId-7", str(start), str(start + length - 1), length)
+    assert batch.condition == "RecordAgeExceeded" and batch.stream_name == "quotes"
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ("not json", "not JSON"),
+    (json.dumps({"requestContext": {}}), "no KinesisBatchInfo"),
+    (json.dumps({"KinesisBatchInfo": {"shardId": "s", "startSequenceNumber": "5", "endSequenceNumber": "4",
+                                      "batchSize": 1, "streamArn": STREAM_ARN}}), "not a range"),
+    (json.dumps({"KinesisBatchInfo": {"shardId": "s", "startSequenceNumber": "5", "endSequenceNumber": "6",
+                                      "streamArn": STREAM_ARN}}), "lacks batchSize"),
+])
+def test_messages_that_are_not_a_kinesis_batch_are_refused_with_a_reason(body, reason):
+    with pytest.raises(UnreadableMessage, match=reason):
+        FailedBatch.from_message({"MessageId": "m", "Body": body})
+
+
+def test_the_range_is_read_whole_across_pages_and_no_further():
+    shard = Shard(first=1, last=100, page=3)
+    records = read_batch(shard, "quotes", FailedBatch.from_message(_message(10, 20)))
+    assert [r["SequenceNumber"] for r in records] == [str(n) for n in range(10, 21)]
+    assert shard.calls == 4  # 10-12, 13-15, 16-18, 19-21 (21 is past the end: stop)
+
+
+def test_a_range_retention_has_trimmed_is_reported_not_guessed():
+    with pytest.raises(RecordsGone, match="retention has trimmed"):
+        read_batch(Shard(first=15, last=100), "quotes", FailedBatch.from_message(_message(10, 20)))
+    with pytest.raises(RecordsGone, match="only 3 of the batch's 11"):
+        read_batch(Shard(first=1, last=12), "quotes", FailedBatch.from_message(_message(10, 20)))
+
+
+def test_the_event_is_lambdas_kinesis_event_for_those_records():
+    batch = FailedBatch.from_message(_message(3, 4))
+    event = lambda_event([_raw(3), _raw(4)], batch, "eu-west-1")
+    assert [r["kinesis"]["sequenceNumber"] for r in event["Records"]] == ["3", "4"]
+    assert event["Records"][0]["eventID"] == "shardId-000000000000:3"
+    assert event["Records"][0]["eventSourceARN"] == STREAM_ARN and event["Records"][0]["awsRegion"] == "eu-west-1"
+
+
+@pytest.mark.parametrize(("answer", "durable"), [
+    ({"batchItemFailures": []}, True),
+    ({"batchItemFailures": [{"itemIdentifier": "7"}]}, False),
+    ({"errorType": "InjectedCrash", "errorMessage": "boom"}, False),
+    (None, False),
+])
+def test_only_an_answer_without_failures_or_error_makes_the_records_durable(answer, durable):
+    assert (answer_failure(answer) is None) is durable
+
+
+class Queue:
+    def __init__(self, messages):
+        self.messages = {m["MessageId"]: m for m in messages}
+        self.deleted, self.released = [], []
+
+    def receive_message(self, QueueUrl, MaxNumberOfMessages, VisibilityTimeout, WaitTimeSeconds):  # noqa: N803
+        return {"Messages": list(self.messages.values())[:MaxNumberOfMessages]}
+
+    def delete_message(self, QueueUrl, ReceiptHandle):  # noqa: N803
+        self.deleted.append(ReceiptHandle)
+
+    def change_message_visibility(self, QueueUrl, ReceiptHandle, VisibilityTimeout):  # noqa: N803
+        assert VisibilityTimeout == 0
+        self.released.append(ReceiptHandle)
+
+
+@pytest.mark.parametrize("answer", [{"batchItemFailures": [{"itemIdentifier": "10"}]}, {"errorType": "E", "errorMessage": "x"}])
+def test_a_batch_the_function_did_not_make_durable_stays_and_is_visible_again(answer):
+    queue = Queue([_message(10, 12), _message(30, 31)])
+    invoked = []
+    target = Target("url", "quotes", "us-east-1", queue, Shard(1, 100), lambda e: invoked.append(e) or answer, "test")
+    outcomes = redrive(target)
+    assert [o.status for o in outcomes] == ["failed", "failed"]
+    assert queue.deleted == [] and sorted(queue.released) == ["h10", "h30"]
+    assert [len(e["Records"]) for e in invoked] == [3, 2]
+
+
+def test_dry_run_invokes_and_deletes_nothing():
+    queue = Queue([_message(10, 12)])
+    target = Target("url", "quotes", "us-east-1", queue, Shard(1, 100), lambda e: pytest.fail("invoked"), "test")
+    assert [(o.status, o.records_read) for o in redrive(target, dry_run=True)] == [("would redrive", 3)]
+    assert queue.deleted == [] and queue.released == ["h10"]
