@@ -9,6 +9,7 @@ from tickerstream_cli.config import ConfigError, explain
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tickerstream_cli.cost import add_cost_command
     from tickerstream_cli.demo import add_demo_command
     from tickerstream_cli.invoke import add_invoke_command
     from tickerstream_cli.producer import add_produce_command
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_token_commands(subparsers)
     add_sign_in_command(subparsers, add_settings_options)
     add_redrive_command(subparsers)
+    add_cost_command(subparsers)
     return parser
 
 
