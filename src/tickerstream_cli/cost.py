@@ -110,6 +110,7 @@ def report(estimate: Any, prices: dict[str, Any], facts: Any, measured: Any) -> 
         "total": round(estimate.total, 2),
         "kinesis": {"modes": {m: round(v, 2) for m, v in estimate.kinesis_modes.items()},
                     "break_even_quotes_per_second": estimate.break_even_quotes_per_second,
+                    "cheaper_below_break_even": estimate.cheaper_below_break_even,
                     "break_even_peak_factor": estimate.break_even_peak_factor, "kpl": estimate.kpl},
         "configurations": {k: round(v, 2) for k, v in estimate.configurations.items()},
         "cheapest": estimate.cheapest,
@@ -152,11 +153,13 @@ def _print(data: dict[str, Any]) -> None:
     console = Console()
     console.print(table)
     kinesis = data["kinesis"]
-    modes = ", ".join(f"{m.lower()} {v:,.2f}" for m, v in kinesis["modes"].items())
+    modes = ", ".join(f"{m.lower().replace('_', '-')} {v:,.2f}" for m, v in kinesis["modes"].items())
     rate, peak = kinesis["break_even_quotes_per_second"], kinesis["break_even_peak_factor"]
+    below = kinesis["cheaper_below_break_even"].lower().replace("_", "-")
+    other = "on-demand" if below == "provisioned" else "provisioned"
     console.print(f"Kinesis alone: {modes} USD. " + (
-        f"Provisioned is no dearer from {rate:,.0f} quotes/s up" if rate and rate > 1 else
-        "Provisioned is cheaper at every rate for this traffic shape" if rate else "On-demand is cheaper at every rate") + (
+        f"Break-even at {rate:,.1f} quotes/s: {below} is cheaper below, {other} above" if rate else
+        f"{below.capitalize()} is cheaper at every rate from 1 to 1,000,000 quotes/s with this traffic shape") + (
         f"; on-demand becomes cheaper once the peak is {peak:,.1f}× the average." if peak else "."))
     kpl = kinesis["kpl"]
     console.print(f"KPL aggregation: {kpl['plain']['kinesis_records']:,.0f} → {kpl['aggregated']['kinesis_records']:,.0f} "

@@ -93,7 +93,7 @@ def distinct(draws: float, kinds: float) -> float:
     """Expected number of distinct kinds among `draws` uniform draws from `kinds` (tickers in a batch)."""
     if draws <= 0 or kinds <= 0:
         return 0.0
-    if kinds <= 1:
+    if kinds <= 1 or draws <= 1:  # less than one draw (on average) finds no repeats
         return min(draws, 1.0)
     return kinds * -math.expm1(draws * math.log1p(-1.0 / kinds))
 
@@ -177,24 +177,24 @@ def stream_shards(load: Load, facts: TemplateFacts, mode: str) -> int:
 
 
 def break_even(load: Load, facts: TemplateFacts, prices: dict[str, Any], low: float = 1.0,
-               high: float = 1e6) -> float | None:
-    """The lowest quotes/s from which a provisioned stream costs no more than an on-demand one (the rest of
-    the load as given), or None if it never does below `high`."""
-    def cheaper(q: float) -> bool:
+               high: float = 1e6) -> tuple[float | None, str]:
+    """Where the cheaper Kinesis mode changes as quotes/s grow, the rest of the load as given: (that rate,
+    the mode cheaper below it), or (None, the mode cheaper over the whole range from `low` to `high`)."""
+    def provisioned_cheaper(q: float) -> bool:
         at = load.more(quotes_per_second=q)
         return kinesis_cost(at, facts, prices, "PROVISIONED").total <= kinesis_cost(at, facts, prices, "ON_DEMAND").total
 
     grid = [low * (high / low) ** (i / 600) for i in range(601)]
-    first = next((i for i, q in enumerate(grid) if cheaper(q)), None)
-    if first is None:
-        return None
-    if first == 0:
-        return low
-    below, above = grid[first - 1], grid[first]
-    for _ in range(50):
+    first_side = provisioned_cheaper(grid[0])
+    below_mode = "PROVISIONED" if first_side else "ON_DEMAND"
+    change = next((i for i, q in enumerate(grid) if provisioned_cheaper(q) != first_side), None)
+    if change is None:
+        return None, below_mode
+    below, above = grid[change - 1], grid[change]
+    for _ in range(60):
         middle = (below + above) / 2
-        below, above = (below, middle) if cheaper(middle) else (middle, above)
-    return above
+        below, above = (middle, above) if provisioned_cheaper(middle) == first_side else (below, middle)
+    return above, below_mode
 
 
 def break_even_peak(load: Load, facts: TemplateFacts, prices: dict[str, Any], high: float = 1e4) -> float | None:

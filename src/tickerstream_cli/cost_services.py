@@ -197,7 +197,8 @@ class Estimate:
     mode: str
     services: list[ServiceCost]
     kinesis_modes: dict[str, float] = field(default_factory=dict)  # mode → Kinesis's cost for this load
-    break_even_quotes_per_second: float | None = None  # provisioned no dearer from here up
+    break_even_quotes_per_second: float | None = None  # where the cheaper Kinesis mode changes
+    cheaper_below_break_even: str = ""  # the mode cheaper below it (over the whole range if it is None)
     break_even_peak_factor: float | None = None  # on-demand no dearer from this peak ÷ average up
     kpl: dict[str, dict[str, float]] = field(default_factory=dict)
     configurations: dict[str, float] = field(default_factory=dict)  # "mode, plain|KPL" → total
@@ -232,7 +233,7 @@ def estimate(load: Load, facts: TemplateFacts, measured: Measured, prices: dict[
             variant = load.more(aggregated=aggregated)
             label = f"{other.lower().replace('_', '-')}, {'KPL-aggregated' if aggregated else 'one record per quote'}"
             result.configurations[label] = sum(s.total for s in services(variant, facts, measured, prices, other))
-    result.break_even_quotes_per_second = break_even(load, facts, prices)
+    result.break_even_quotes_per_second, result.cheaper_below_break_even = break_even(load, facts, prices)
     result.break_even_peak_factor = break_even_peak(load, facts, prices)
     for label, aggregated in (("plain", False), ("aggregated", True)):
         traffic = stream_traffic(load, aggregated)
