@@ -70,7 +70,8 @@ def add_cost_command(subparsers: argparse._SubParsersAction) -> None:
             parser.add_argument("--plain", action="store_true", help="producers send one Kinesis record per quote (no KPL aggregation)")
             continue
         kind = {"int": int, "float": float}.get(str(spec.type).split(" ")[0], float)
-        parser.add_argument(f"--{spec.name.replace('_', '-')}", dest=spec.name, type=kind, default=None,
+        flags = [f"--{spec.name.replace('_', '-')}"] + (["--lake-retention-days"] if spec.name == "lake_age_days" else [])
+        parser.add_argument(*flags, dest=spec.name, type=kind, default=None,
                             help=HELP.get(spec.name, "model assumption") + (f" (default {spec.default})" if spec.default is not None else ""))
     parser.add_argument("--stream-mode", choices=("ON_DEMAND", "PROVISIONED"),
                         help="Kinesis capacity mode of the total (default: the template's StreamMode)")

@@ -106,7 +106,7 @@ def dynamodb_cost(load: Load, facts: TemplateFacts, prices: dict[str, Any], mode
         batches = stream_batches(load, facts, processor, mode)
         cost.add("write request units", batches.invocations * batches.write_units_per_invocation, "WRU",
                  p["write_request_units_per_million"], per=1e6,
-                 note=f"{batches.tickers_per_invocation:.0f} tickers in {batches.transactions_per_invocation:.0f} "
+                 note=f"{batches.tickers_per_invocation:.0f} tickers in {batches.transactions_per_invocation:.1f} "
                       f"transaction(s) a batch")
     reads = load.api_requests_per_second * (1 - load.api_write_share) * load.trading_seconds
     cost.add("read request units", reads * load.rru_per_api_read, "RRU", p["read_request_units_per_million"], per=1e6)

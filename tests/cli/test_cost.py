@@ -232,3 +232,37 @@ def test_the_command_prints_a_table_and_json_with_no_aws_settings(empty_home):
     assert data["cheapest"] in data["configurations"]
     bad = run_cli(["cost", "--parameter", "StreamMode=FAST"], env)
     assert bad.code == 2 and "not one of" in bad.stderr
+
+
+def _report(argv):
+    from tickerstream_cli.cost import _parse_parameters, load_from, report
+    from tickerstream_cli.main import build_parser
+
+    args = build_parser().parse_args(["cost", *argv])
+    facts = template_facts(_parse_parameters(args.parameter))
+    return report(estimate(load_from(args), facts, measured(), PRICES, args.stream_mode), PRICES, facts, measured())
+
+
+def readme_table(small, large) -> str:
+    """The README's table for the two loads, as `tickerstream cost` computes them now."""
+    lines = ["| service | small: 500 quotes/s, 8 h × 21 days | large: 5,000 quotes/s, 24 h × 30.42 days |", "|---|---:|---:|"]
+    lines += [f"| {a['service']} | {a['monthly']:,.2f} | {b['monthly']:,.2f} |" for a, b in zip(small["services"], large["services"], strict=True)]
+    lines.append(f"| **total (USD a month)** | **{small['total']:,.2f}** | **{large['total']:,.2f}** |")
+    return "\n".join(lines)
+
+
+def test_the_readme_shows_what_the_command_says_for_both_loads():
+    from tickerstream_local.template import REPO_ROOT
+
+    section = (REPO_ROOT / "README.md").read_text().split("## What it costs", 1)[1].split("\n## ", 1)[0]
+    large_args = ["--quotes-per-second", "5000", "--tickers", "5000", "--hours-per-day", "24", "--days-per-month", "30.42"]
+    assert "tickerstream cost " + " ".join(large_args) in section
+    small, large = _report([]), _report(large_args)
+    table = readme_table(small, large)
+    assert table in section, f"the template, prices or bench results changed: paste this table into the README\n{table}"
+    for data in (small, large):
+        cheapest = data["configurations"][data["cheapest"]]
+        assert data["cheapest"] == "provisioned, KPL-aggregated" and f"${cheapest:,.2f}" in section
+    tuned = _report([*large_args, "--stream-mode", "PROVISIONED", "--parameter", "BatchSize=10000",
+                     "--parameter", "MaximumBatchingWindowInSeconds=10"])
+    assert f"${tuned['total']:,.2f}" in section
