@@ -91,8 +91,15 @@ def aws_target(stack_name: str, region: str | None, endpoint_url: str | None) ->
     if missing:
         raise ConfigError(f"stack {stack_name!r} has no output {', '.join(missing)}: deploy the current template.yaml")
     session = aws_session(region, endpoint_url)
-    lam = session.client("lambda", endpoint_url=endpoint_url)
-    function_name = outputs[FUNCTION_OUTPUT]
+    invoke = lambda_invoker(session.client("lambda", endpoint_url=endpoint_url), outputs[FUNCTION_OUTPUT])
+    return Target(outputs[QUEUE_OUTPUT], outputs[STREAM_OUTPUT], session.region_name,
+                  session.client("sqs", endpoint_url=endpoint_url), session.client("kinesis", endpoint_url=endpoint_url),
+                  invoke, f"stack {stack_name}")
+
+
+def lambda_invoker(lam: Any, function_name: str) -> Invoker:
+    """Invoke the deployed function synchronously, as the event source mapping does; a function error
+    comes back in Lambda's error shape."""
 
     def invoke(event: dict[str, Any]) -> Any:
         response = lam.invoke(FunctionName=function_name, InvocationType="RequestResponse",
@@ -105,9 +112,7 @@ def aws_target(stack_name: str, region: str | None, endpoint_url: str | None) ->
                     "errorMessage": answer.get("errorMessage", "the function failed")}
         return answer
 
-    return Target(outputs[QUEUE_OUTPUT], outputs[STREAM_OUTPUT], session.region_name,
-                  session.client("sqs", endpoint_url=endpoint_url), session.client("kinesis", endpoint_url=endpoint_url),
-                  invoke, f"stack {stack_name}")
+    return invoke
 
 
 def local_target() -> Target:

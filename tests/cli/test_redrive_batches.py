@@ -142,3 +142,56 @@ def test_dry_run_invokes_and_deletes_nothing():
     target = Target("url", "quotes", "us-east-1", queue, Shard(1, 100), lambda e: pytest.fail("invoked"), "test")
     assert [(o.status, o.records_read) for o in redrive(target, dry_run=True)] == [("would redrive", 3)]
     assert queue.deleted == [] and queue.released == ["h10"]
+
+
+STACK_TEMPLATE = {
+    "Resources": {"Queue": {"Type": "AWS::SQS::Queue"},
+                  "Stream": {"Type": "AWS::Kinesis::Stream", "Properties": {"ShardCount": 1}}},
+    "Outputs": {"FailedBatchesQueueUrl": {"Value": {"Ref": "Queue"}}, "QuoteStreamName": {"Value": {"Ref": "Stream"}},
+                "QuoteProcessorName": {"Value": "tickerstream-QuoteProcessor-abc"}},
+}
+
+
+def test_on_aws_the_queue_stream_and_function_come_from_the_stacks_outputs():
+    import io
+
+    import boto3
+    from moto import mock_aws
+
+    from tickerstream_cli.redrive import aws_target, lambda_invoker
+
+    with mock_aws():
+        boto3.client("cloudformation").create_stack(StackName="prod", TemplateBody=json.dumps(STACK_TEMPLATE))
+        target = aws_target("prod", "us-east-1", None)
+        kinesis, sqs = boto3.client("kinesis"), boto3.client("sqs")
+        assert target.queue_url == sqs.list_queues()["QueueUrls"][0]
+        stream = kinesis.list_streams()["StreamNames"][0]
+        assert target.stream_name == stream and target.source == "stack prod"
+        shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+        sequences = [kinesis.put_record(StreamName=stream, Data=b'{"q":%d}' % i, PartitionKey="K")["SequenceNumber"]
+                     for i in range(3)]
+        arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+        sqs.send_message(QueueUrl=target.queue_url, MessageBody=json.dumps({"KinesisBatchInfo": {
+            "shardId": shard, "startSequenceNumber": sequences[0], "endSequenceNumber": sequences[-1],
+            "batchSize": 3, "streamArn": arn}}))
+        invoked = []
+        target.invoke = lambda event: invoked.append(event) or {"batchItemFailures": []}
+        assert [o.status for o in redrive(target)] == ["redriven"]
+        assert [r["kinesis"]["sequenceNumber"] for r in invoked[0]["Records"]] == sequences
+        assert "Messages" not in sqs.receive_message(QueueUrl=target.queue_url, WaitTimeSeconds=0)
+
+    class Lambda:
+        def __init__(self, error):
+            self.error, self.calls = error, []
+
+        def invoke(self, **call):
+            self.calls.append(call)
+            body = {"errorType": "WriteNotDurable", "errorMessage": "throttled"} if self.error else {"batchItemFailures": []}
+            return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(body).encode()),
+                    **({"FunctionError": "Unhandled"} if self.error else {})}
+
+    failing, working = Lambda(True), Lambda(False)
+    assert lambda_invoker(failing, "fn")({"Records": []}) == {"errorType": "WriteNotDurable", "errorMessage": "throttled"}
+    assert lambda_invoker(working, "fn")({"Records": []}) == {"batchItemFailures": []}
+    assert failing.calls[0]["InvocationType"] == "RequestResponse" and failing.calls[0]["FunctionName"] == "fn"
+    assert json.loads(failing.calls[0]["Payload"]) == {"Records": []}
