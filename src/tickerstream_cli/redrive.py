@@ -191,6 +191,11 @@ def receive_all(sqs: Any, queue_url: str, visibility: int, limit: int | None) ->
 def redrive_one(target: Target, batch: FailedBatch, dry_run: bool) -> Outcome:
     outcome = Outcome(batch.message_id, "", batch.shard_id, batch.start_sequence, batch.end_sequence,
                       batch.batch_size, condition=batch.condition)
+    if batch.stream_name != target.stream_name:
+        outcome.status = "unreadable"
+        outcome.detail = (f"the batch is of stream {batch.stream_name!r}, not this stack's {target.stream_name!r}; "
+                          "the message stays in the queue")
+        return outcome
     try:
         records = read_batch(target.kinesis, target.stream_name, batch)
     except RecordsGone as gone:

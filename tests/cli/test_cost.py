@@ -232,6 +232,11 @@ def test_the_command_prints_a_table_and_json_with_no_aws_settings(empty_home):
     assert data["cheapest"] in data["configurations"]
     bad = run_cli(["cost", "--parameter", "StreamMode=FAST"], env)
     assert bad.code == 2 and "not one of" in bad.stderr
+    negative = run_cli(["cost", "--quotes-per-second", "-5", "--invalid-fraction", "2"], env)
+    assert negative.code == 2 and "--quotes-per-second must not be negative" in negative.stderr
+    assert "between 0 and 1" in negative.stderr
+    unknown = run_cli(["cost", "--parameter", "NoSuchThing=1"], env)
+    assert unknown.code == 2 and "expected Name=Value with a parameter of template.yaml" in unknown.stderr
 
 
 def _report(argv):

@@ -195,3 +195,18 @@ def test_on_aws_the_queue_stream_and_function_come_from_the_stacks_outputs():
     assert lambda_invoker(working, "fn")({"Records": []}) == {"batchItemFailures": []}
     assert failing.calls[0]["InvocationType"] == "RequestResponse" and failing.calls[0]["FunctionName"] == "fn"
     assert json.loads(failing.calls[0]["Payload"]) == {"Records": []}
+
+
+def test_a_batch_of_another_stream_is_left_alone():
+    queue = Queue([_message(10, 12)])
+    target = Target("url", "other-stream", "us-east-1", queue, Shard(1, 100), lambda e: pytest.fail("invoked"), "test")
+    [outcome] = redrive(target)
+    assert outcome.status == "unreadable" and "not this stack's 'other-stream'" in outcome.detail
+    assert queue.deleted == [] and queue.released == ["h10"]
+
+
+def test_redrive_refuses_nonsense_options(tmp_path, empty_home):
+    from cli.conftest import run_cli, scrubbed_environment
+
+    ran = run_cli(["redrive", "--limit", "0"], scrubbed_environment(empty_home))
+    assert ran.code == 2 and "--limit must be at least 1" in ran.stderr
