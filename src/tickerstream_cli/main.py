@@ -11,6 +11,7 @@ from tickerstream_cli.config import ConfigError, explain
 def build_parser() -> argparse.ArgumentParser:
     from tickerstream_cli.demo import add_demo_command
     from tickerstream_cli.invoke import add_invoke_command
+    from tickerstream_cli.lake import add_lake_commands
     from tickerstream_cli.producer import add_produce_command
     from tickerstream_cli.signin import add_sign_in_command
     from tickerstream_cli.token import add_settings_options, add_token_commands
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_local_commands(subparsers)
     add_token_commands(subparsers)
     add_sign_in_command(subparsers, add_settings_options)
+    add_lake_commands(subparsers)
     return parser
 
 
