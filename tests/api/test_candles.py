@@ -69,7 +69,7 @@ def test_from_is_inclusive_to_exclusive_and_offsets_are_read(api_query, candles_
     assert [c["window_start"] for c in body["candles"]] == ["2025-11-21T05:10:00Z", "2025-11-21T05:11:00Z",
                                                            "2025-11-21T05:12:00Z"]
     # a from inside a window's second does not take that window; a fractional to keeps the window it cuts
-    body = body_of(candles(api_query, context, **{"from": "2025-11-21T05:10:00.5Z", "to": "2025-11-21T05:12:00.001Z"}))
+    body = body_of(candles(api_query, context, **{"from": "2025-11-21t05:10:00.5z", "to": "2025-11-21T05:12:00.000000001Z"}))
     assert [c["window_start"] for c in body["candles"]] == ["2025-11-21T05:11:00Z", "2025-11-21T05:12:00Z"]
 
 
@@ -122,6 +122,9 @@ BAD_REQUESTS = [
     ({"from": "2025-11-21 05:00:00Z"}, 400, "invalid_time"),           # a space is not ISO-8601's T
     ({"from": "2025-11-21T05:00:00"}, 400, "invalid_time"),            # no offset: no instant
     ({"from": "2025-11-21"}, 400, "invalid_time"),
+    ({"from": "2025-11-21T05:00Z"}, 400, "invalid_time"),              # seconds are required
+    ({"from": "2025-11-21T23:59:60Z"}, 400, "invalid_time"),           # no leap seconds
+    ({"from": "0001-01-01T00:00:00+01:00"}, 400, "invalid_time"),      # before year 1
     ({"from": "yesterday"}, 400, "invalid_time"),
     ({"to": "2025-13-01T00:00:00Z"}, 400, "invalid_time"),
     ({"to": "２０２５-11-21T05:00:00Z"}, 400, "invalid_time"),           # non-ASCII digits
@@ -177,3 +180,28 @@ def test_a_table_failure_is_500_without_details(api_query, candles_table, contex
     monkeypatch.setattr(api_query.candles._client, "query", broken)
     response = candles(api_query, context, **{"from": iso(START), "to": iso(START + dt.timedelta(hours=1))})
     assert response["statusCode"] == 500 and body_of(response)["error"]["message"] == "internal error"
+
+
+def test_no_query_string_gets_a_5xx(api_query, candles_table, context):
+    """Property: whatever from, to, limit and next_token API Gateway hands over, a 200 or a 400 in the error
+    shape, never a 5xx."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    instants = st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
+                            timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=14)),
+                                                       dt.timezone(dt.timedelta(hours=-12))]))
+    times = instants.map(lambda moment: moment.isoformat()) | st.text(max_size=40) | st.sampled_from(
+        ["9999-12-31T23:59:59.5Z", "9999-12-31T23:59:59.999999999-12:00", "1000-01-01T00:00:00+14:00"])
+    names = st.sampled_from(["from", "to", "limit", "next_token"])
+    values = times | st.sampled_from(["1", "100", "0", ""]) | st.text(alphabet="ABCDEFabcdef0123456789_-", max_size=60)
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(query=st.dictionaries(names, values, max_size=4), ticker=st.sampled_from(["AAPL", "msft", "$", ""]))
+    def check(query, ticker):
+        response = candles(api_query, context, ticker or "AAPL", **query)
+        assert response["statusCode"] in (200, 400), (query, response)
+        if response["statusCode"] == 400:
+            assert set(body_of(response)["error"]) >= {"code", "message", "request_id"}
+
+    check()

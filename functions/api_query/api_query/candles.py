@@ -2,7 +2,7 @@
 
 A candle is one ticker's closed window (CandleAggregator writes it; see the Candles contract in
 template.yaml): the route returns the candles whose `window_start` lies in [from, to). Times are
-ISO-8601 with a UTC offset (`2026-11-21T15:36:00Z`, `…+01:00`); the range is at most MAX_RANGE, and
+RFC 3339 date-times, i.e. ISO-8601 with seconds and a UTC offset (`2026-11-21T15:36:00Z`, `…+01:00`); the range is at most MAX_RANGE, and
 without `from`/`to` it is the DEFAULT_RANGE before now.
 """
 
@@ -25,10 +25,10 @@ DEFAULT_RANGE = dt.timedelta(hours=1)
 # window_start / window_end as stored (Lambda's window.start): sorts as it reads, year 1000-9999.
 STORED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 CANDLE_FIELDS = ("window_start", "window_end", "sector", "open", "high", "low", "close", "count")
-# ASCII digits only (fromisoformat takes other scripts' digits); seconds and fractions optional; an
-# offset is required: a time without one names no instant.
+# RFC 3339's date-time (ISO-8601 with seconds and an offset; a time without an offset names no instant),
+# in ASCII digits only (fromisoformat takes other scripts' digits).
 _ISO_INSTANT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 MAX_TOKEN_LENGTH = 200
 _TOKEN_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
@@ -37,14 +37,17 @@ _STORED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 def parse_instant(name: str, raw: str) -> dt.datetime:
     invalid = ApiError(400, "invalid_time",
-                       f"{name} must be an ISO-8601 time with a UTC offset, e.g. 2026-11-21T15:36:00Z")
+                       f"{name} must be an ISO-8601 time with seconds and a UTC offset, e.g. 2026-11-21T15:36:00Z")
     if not _ISO_INSTANT.fullmatch(raw):
         raise invalid
     try:
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
+        moment = dt.datetime.fromisoformat(raw.upper())
+    except ValueError:  # month 13, second 60 (no leap seconds: no window starts there) …
         raise invalid from None
+    fraction = raw[20:].split("+")[0].split("-")[0].rstrip("Zz") if raw[19:20] == "." else ""
     try:
+        if fraction[6:].strip("0"):  # past microseconds: round up, so `window_start < to` keeps its meaning
+            moment += dt.timedelta(microseconds=1)
         moment = moment.astimezone(dt.UTC)
     except OverflowError:
         raise invalid from None
@@ -86,7 +89,10 @@ def candle_range(raw_from: str | None, raw_to: str | None, now: dt.datetime) -> 
     if end - start > MAX_RANGE:
         hours = int(MAX_RANGE.total_seconds() // 3600)
         raise ApiError(400, "range_too_wide", f"from and to may be at most {hours} hours apart")
-    start, end = _whole_second_ceiling(start), _whole_second_ceiling(end)
+    try:
+        start, end = _whole_second_ceiling(start), _whole_second_ceiling(end)
+    except OverflowError:  # the last second of year 9999
+        raise ApiError(400, "invalid_time", "to must be before 9999-12-31T23:59:59Z") from None
     if start >= end:  # both inside the same second: no window can start there
         end = start
     return CandleRange(start, end)
