@@ -18,10 +18,8 @@ import argparse
 import csv
 import datetime as dt
 import io
-import json
 import sys
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +44,15 @@ def _text(value: Any) -> str:
 def _json_value(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value) if value == value.to_integral_value() or abs(value.as_tuple().exponent) <= 15 else str(value)
-    return value
+    return value  # DECIMAL columns stay Decimal: dumps_exact writes them digit for digit
 
 
 def render(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps([{c: _json_value(v) for c, v in zip(columns, row)} for row in rows], indent=2) + "\n"
+        from tickerstream.numbers import dumps_exact
+
+        objects = [dumps_exact({c: _json_value(v) for c, v in zip(columns, row)}) for row in rows]
+        return "[\n" + ",\n".join(f"  {line}" for line in objects) + ("\n]\n" if objects else "]\n")
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
