@@ -92,3 +92,19 @@ def test_an_empty_lake_answers_every_query_with_no_rows(tmp_path):
     for name, (columns, _) in EXPECTED.items():
         result = lake.run(empty, name, TODAY)
         assert (result.columns, result.rows) == (columns, []), name
+
+
+def test_objects_duckdb_cannot_read_are_named_not_skipped(tmp_path):
+    folder = tmp_path / lake.table_schema().prefix / "sector=ENERGY/year=2026/month=11/day=21/hour=08"
+    folder.mkdir(parents=True)
+    (folder / "tickerstream-LakeDeliveryStream-1-2026-11-21-08-00-00-x.snappy").write_bytes(b"\x00")
+    with pytest.raises(lake.LakeError, match="only GZIP or UNCOMPRESSED"):
+        lake.connect(tmp_path)
+
+
+def test_the_table_is_the_templates_glue_table():
+    schema = lake.table_schema()
+    assert (schema.name, schema.prefix) == ("quotes", "datos/")
+    assert [name for name, _ in schema.columns] == ["ticker_symbol", "change", "price", "arrival_time",
+                                                    "sequence_number", "sub_sequence_number"]
+    assert [name for name, _ in schema.partition_keys] == ["sector", "year", "month", "day", "hour"]
