@@ -12,6 +12,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tickerstream_cli.cost import add_cost_command
     from tickerstream_cli.demo import add_demo_command
     from tickerstream_cli.invoke import add_invoke_command
+    from tickerstream_cli.lake import add_lake_commands
     from tickerstream_cli.producer import add_produce_command
     from tickerstream_cli.redrive import add_redrive_command
     from tickerstream_cli.signin import add_sign_in_command
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sign_in_command(subparsers, add_settings_options)
     add_redrive_command(subparsers)
     add_cost_command(subparsers)
+    add_lake_commands(subparsers)
     return parser
 
 

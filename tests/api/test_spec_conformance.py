@@ -87,6 +87,28 @@ def issued_token(sector: str) -> str:
     return encode_token(sector.upper().rstrip(" "), "A")
 
 
+CANDLES = "/quotes/{ticker}/candles"
+
+
+def valid_candle_query(query: dict, ticker: str) -> None:
+    """Make a positive case's from/to/next_token valid together. Each is valid alone by the schema, but
+    the range rule (from before to, at most 24 h, years 1000-9999) spans two parameters, which OpenAPI
+    cannot say; and a valid next_token is one the API issued for this ticker and range."""
+    import datetime as dt
+
+    from api_query.candles import candle_range, encode_token  # on sys.path once ApiQuery is loaded
+    from tickerstream.http_api import ApiError
+
+    now = dt.datetime.now(dt.UTC)
+    try:
+        window = candle_range(query.get("from"), query.get("to"), now)
+    except ApiError:
+        query["from"], query["to"] = "2026-11-21T15:00:00Z", "2026-11-21T16:00:00Z"
+        window = candle_range(query["from"], query["to"], now)
+    if "next_token" in query:
+        query["next_token"] = encode_token(ticker.upper(), window, window.first)
+
+
 def model_has_the_number_rule() -> bool:
     from tickerstream.quote import InvalidQuote, parse_quote
 
@@ -119,7 +141,9 @@ def test_the_api_conforms_to_its_openapi_spec(case, local_api, tokens, seeded):
     token = tokens.get(route, tokens[("GET", "/quotes")])
     headers = {"Authorization": token} if token else {}
     query = case.query or {}
-    if "next_token" in query and not case.meta.is_negative_at(ParameterLocation.QUERY):
+    if case.path == CANDLES and not case.meta.is_negative_at(ParameterLocation.QUERY):
+        valid_candle_query(query, str((case.path_parameters or {}).get("ticker", "")))
+    elif "next_token" in query and not case.meta.is_negative_at(ParameterLocation.QUERY):
         # A valid next_token is one the API issued for this sector: a random string of the right alphabet
         # is not one, and is rightly a 400.
         query["next_token"] = issued_token(str(query.get("sector", "")))

@@ -41,6 +41,7 @@ def test_every_route_but_health_needs_the_cognito_authorizer_with_its_scope(cfn)
         ("/quotes", "post"): ["tickerstream/quotes.write"],
         ("/quotes", "get"): ["tickerstream/quotes.read"],
         ("/quotes/{ticker}", "get"): ["tickerstream/quotes.read"],
+        ("/quotes/{ticker}/candles", "get"): ["tickerstream/quotes.read"],
         ("/sectors/{sector}", "get"): ["tickerstream/quotes.read"],
         ("/health", "get"): None,
     }

@@ -142,7 +142,7 @@ def test_what_each_function_may_do_beyond_logging():
             "sqs:SendMessage": {"QuarantineQueue", "FailedBatchesQueue"},
         },
         "ApiIngest": {"kinesis:PutRecord": {"QuoteStream"}, "kinesis:PutRecords": {"QuoteStream"}},
-        "ApiQuery": {"dynamodb:GetItem": {"QuotesTable"}, "dynamodb:Query": {"QuotesTable"},
+        "ApiQuery": {"dynamodb:GetItem": {"QuotesTable"}, "dynamodb:Query": {"QuotesTable", "CandlesTable"},
                      "kms:Decrypt": {"QuotesTableKey"}, "kms:DescribeKey": {"QuotesTableKey"}},
     }
     for function in FUNCTIONS:
@@ -157,10 +157,11 @@ def test_key_use_is_only_through_dynamodb():
                 assert statement["Condition"] == {"StringEquals": {"kms:ViaService": {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}}}
 
 
-def test_the_query_index_grant_is_the_one_index():
-    for statement in statements_of(CFN, role_of(CFN, "ApiQuery")):
-        if "dynamodb:Query" in as_list(statement["Action"]):
-            assert statement["Resource"] == {"Fn::Sub": "${QuotesTable.Arn}/index/BySector"}
+def test_the_query_grants_are_the_one_index_and_the_candles_table():
+    resources = [statement["Resource"] for statement in statements_of(CFN, role_of(CFN, "ApiQuery"))
+                 if "dynamodb:Query" in as_list(statement["Action"])]
+    assert sorted(resources, key=str) == sorted([{"Fn::Sub": "${QuotesTable.Arn}/index/BySector"},
+                                                 {"Fn::GetAtt": ["CandlesTable", "Arn"]}], key=str)
 
 
 def test_every_star_resource_in_the_template_says_why():

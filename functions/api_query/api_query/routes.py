@@ -8,13 +8,15 @@ API Gateway hands `pathParameters` and query parameters over percent-decoded, wh
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from tickerstream.http_api import ApiError, cors_config, install_error_handlers, json_response
+from api_query.candles import CandleReader, candle_range, decode_token, encode_token, stored, token_range
 from api_query.store import InvalidToken, QuoteReader
 
 DEFAULT_PAGE_SIZE = 25
@@ -24,6 +26,7 @@ TICKER_PARAMETER = re.compile(r"[A-Za-z0-9.\-]{1,10}")
 SECTOR_PARAMETER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _&.\-]{0,63}")
 _ASCII_COUNT = re.compile(r"[0-9]{1,3}")
 SECTOR_QUERY_PARAMETERS = frozenset({"sector", "limit", "next_token"})
+CANDLE_QUERY_PARAMETERS = frozenset({"from", "to", "limit", "next_token"})
 
 
 def normalize_ticker(raw: str) -> str:
@@ -63,7 +66,12 @@ def single_values(multi: Mapping[str, Sequence[str]] | None, allowed: frozenset[
     return values
 
 
-def build_resolver(reader: QuoteReader, allow_origin: str, logger: Logger) -> APIGatewayRestResolver:
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def build_resolver(reader: QuoteReader, allow_origin: str, logger: Logger, candles: CandleReader | None = None,
+                   now: Callable[[], dt.datetime] = utc_now) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(cors=cors_config(allow_origin))
 
     def query(allowed: frozenset[str] = frozenset()) -> dict[str, str]:
@@ -88,6 +96,25 @@ def build_resolver(reader: QuoteReader, allow_origin: str, logger: Logger) -> AP
         if quote is None:
             raise ApiError(404, "unknown_ticker", f"no quote for {symbol}")
         return json_response(200, quote)
+
+    @app.get("/quotes/<ticker>/candles")
+    def ticker_candles(ticker: str) -> Response:  # noqa: ARG001 - the encoded path's spelling
+        params = query(CANDLE_QUERY_PARAMETERS)
+        symbol = normalize_ticker(path_parameter("ticker"))
+        token = params.get("next_token")
+        if token is not None and "from" not in params and "to" not in params:
+            window = token_range(token)  # a page of a default range continues that range, not a newer one
+        else:
+            window = candle_range(params.get("from"), params.get("to"), now())
+        limit = page_size(params.get("limit"))
+        after = decode_token(token, symbol, window) if token is not None else None
+        if candles is None:
+            raise ApiError(500, "internal_error", "internal error")
+        page, last = candles.candles(symbol, window, limit, after)
+        return json_response(200, {
+            "ticker_symbol": symbol, "from": stored(window.start), "to": stored(window.end), "candles": page,
+            "count": len(page), "next_token": encode_token(symbol, window, last) if last else None,
+        })
 
     @app.get("/quotes")
     def sector_quotes() -> Response:
