@@ -382,3 +382,17 @@ def test_the_local_stack_creates_every_alarm_and_the_dashboard(deployment):
     assert dimensions == {"ApiName": f"{deployment.ctx.stack_name}-quotes", "Stage": "dev"}
     body = json.loads(cloudwatch.get_dashboard(DashboardName=f"{deployment.ctx.stack_name}-ops")["DashboardBody"])
     assert sorted(body["widgets"][0]["properties"]["alarms"]) == sorted(a["AlarmArn"] for a in created.values())
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", markdown, re.M)}
+
+
+def test_every_alarm_links_to_its_runbook_section():
+    runbook = (REPO_ROOT / "docs" / "operations.md").read_text()
+    anchors = _anchors(runbook)
+    assert {"subscribe-to-the-ops-topic", "redrive"} <= anchors
+    for lid, alarm in resources(TEMPLATE, ALARM).items():
+        link = re.search(r"Runbook: docs/operations\.md#([\w-]+)", alarm["Properties"]["AlarmDescription"])
+        assert link and link.group(1) in anchors, lid

@@ -5,7 +5,6 @@ only as a failed `sam deploy`)."""
 from __future__ import annotations
 
 import re
-import shlex
 import tomllib
 
 import boto3
@@ -21,10 +20,11 @@ ENVIRONMENTS = ("default", "prod")
 
 
 def overrides(environment: str, command: str = "deploy") -> dict[str, str]:
-    """parameter_overrides as SAM CLI reads them: a list of Key=Value strings or one string of them."""
+    """parameter_overrides read by SAM CLI's own parser (the one `sam deploy --config-env` uses)."""
+    from samcli.cli.types import CfnParameterOverridesType
+
     value = CONFIG[environment][command]["parameters"]["parameter_overrides"]
-    items = value if isinstance(value, list) else shlex.split(value)
-    return dict(item.split("=", 1) for item in items)
+    return CfnParameterOverridesType().convert(value, None, None)
 
 
 def accepts(spec: dict, value: str) -> bool:
