@@ -197,9 +197,9 @@ def _emf(text: str) -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
 
 
 @pytest.fixture(scope="module")
-def emitted() -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
+def emitted_by_function() -> dict[str, set[tuple[str, str, tuple[tuple[str, str], ...]]]]:
     saved = dict(os.environ)
-    found: set[tuple[str, str, tuple]] = set()
+    found: dict[str, set[tuple[str, str, tuple]]] = {}
     try:
         with mock_aws():
             deployment = deploy(boto3.Session(region_name="us-east-1"))
@@ -210,11 +210,25 @@ def emitted() -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
                     out = io.StringIO()
                     with contextlib.redirect_stdout(out), contextlib.suppress(Exception):  # triggers refuse by raising
                         handler(json.loads(event.read_text()), LocalContext(deployment.physical[lid]))
-                    found |= _emf(out.getvalue())
+                    found.setdefault(lid, set()).update(_emf(out.getvalue()))
     finally:
         os.environ.clear()
         os.environ.update(saved)
     return found
+
+
+@pytest.fixture(scope="module")
+def emitted(emitted_by_function) -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
+    return set().union(*emitted_by_function.values())
+
+
+def test_no_two_functions_emit_the_same_metric(emitted_by_function):
+    """CloudWatch would add them up: one function's InvalidRecords would inflate the other's rate."""
+    owners: dict[tuple, list[str]] = {}
+    for lid, metrics in emitted_by_function.items():
+        for metric in metrics:
+            owners.setdefault(metric, []).append(lid)
+    assert {metric: lids for metric, lids in owners.items() if len(lids) > 1} == {}
 
 
 def _names_in_code() -> set[str]:
