@@ -228,14 +228,3 @@ def _iso(moment: float) -> str:
 def _short_time(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%d/%m/%y %H:%M:%S")
 
-
-def template_alarms(deployment: Any) -> list[AlarmSpec]:
-    """The template's AWS::CloudWatch::Alarm resources, resolved against this deployment."""
-    specs = []
-    for logical_id, resource in deployment.template["Resources"].items():
-        if resource.get("Type") != "AWS::CloudWatch::Alarm":
-            continue
-        props = deployment.properties(logical_id)
-        name = props.get("AlarmName") or deployment.physical.get(logical_id) or deployment.name_for(logical_id)
-        specs.append(AlarmSpec.from_properties(name, props))
-    return specs

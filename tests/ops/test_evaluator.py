@@ -1,0 +1,138 @@
+"""The evaluator against the local CloudWatch and SNS (moto): periods, metric math, state changes, notifications."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tickerstream_local.alarm_math import Expression
+from tickerstream_local.alarm_model import AlarmSpec, UnsupportedAlarm
+from tickerstream_local.alarms import AlarmEvaluator
+from tickerstream_local.metrics_store import Datum, MetricStore
+
+T0 = 1_800_000_000  # a whole multiple of 300: periods of 60 and 300 s start here
+SERVICE = (("service", "tickerstream"),)
+
+
+def _datum(name: str, at: float, *values: float, dims=SERVICE) -> Datum:
+    return Datum("TickerStream", name, dims, at, tuple(values), "Count")
+
+
+@pytest.fixture
+def ops(aws):
+    """An ops topic with a queue subscribed (to read the notifications), and the local CloudWatch."""
+    sns, sqs, cloudwatch = aws.client("sns"), aws.client("sqs"), aws.client("cloudwatch")
+    topic = sns.create_topic(Name="ops")["TopicArn"]
+    queue = sqs.create_queue(QueueName="ops-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "false"})
+
+    def inbox() -> list[dict]:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(json.loads(m["Body"])["Message"]) | {"_subject": json.loads(m["Body"])["Subject"]}
+                for m in messages]
+
+    return {"topic": topic, "inbox": inbox, "cloudwatch": cloudwatch, "sns": sns}
+
+
+def _alarm(ops, name: str, **props) -> AlarmSpec:
+    props = {"ComparisonOperator": "GreaterThanThreshold", "Threshold": 0, "EvaluationPeriods": 1,
+             "AlarmActions": [ops["topic"]], "OKActions": [ops["topic"]], **props}
+    request = {k: v for k, v in props.items() if k not in ("Metrics",)}
+    if "Metrics" in props:
+        request["Metrics"] = props["Metrics"]
+    ops["cloudwatch"].put_metric_alarm(AlarmName=name, **request)
+    return AlarmSpec.from_properties(name, props)
+
+
+def test_sum_alarm_fires_notifies_and_recovers(ops):
+    spec = _alarm(ops, "errors", Namespace="TickerStream", MetricName="InvalidRecords", Dimensions=[
+        {"Name": "service", "Value": "tickerstream"}], Statistic="Sum", Period=60, TreatMissingData="notBreaching")
+    store = MetricStore()
+    evaluator = AlarmEvaluator(store, [spec], ops["cloudwatch"], ops["sns"])
+    store.add(_datum("InvalidRecords", T0 + 5, 0, 0))
+    assert [c.new for c in evaluator.evaluate(T0 + 61)] == ["OK"]  # one datapoint, 0: not breaching
+    store.add(_datum("InvalidRecords", T0 + 70, 2))
+    store.add(_datum("InvalidRecords", T0 + 80, 1))
+    store.add(_datum("InvalidRecords", T0 + 80, 1, dims=()))  # another metric: other dimensions
+    assert evaluator.evaluate(T0 + 119) == []  # the period [T0+60, T0+120) has not ended yet
+    change, = evaluator.evaluate(T0 + 121)
+    assert (change.old, change.new) == ("OK", "ALARM")
+    assert "[3.0 (" in change.reason and "greater than the threshold (0.0)" in change.reason
+    alarm = ops["cloudwatch"].describe_alarms(AlarmNames=["errors"])["MetricAlarms"][0]
+    assert alarm["StateValue"] == "ALARM" and alarm["StateReason"] == change.reason
+    note, = [n for n in ops["inbox"]() if n["NewStateValue"] == "ALARM"]
+    assert note["_subject"] == 'ALARM: "errors" in US East (N. Virginia)'
+    assert (note["OldStateValue"], note["AlarmName"], note["Trigger"]["MetricName"]) == ("OK", "errors", "InvalidRecords")
+    assert note["Trigger"]["Statistic"] == "SUM" and note["Trigger"]["Dimensions"] == [{"value": "tickerstream", "name": "service"}]
+    # No new data: the breaching point stays the most recent real one until it leaves the evaluation range
+    # (1 + 2 periods), then missing data is notBreaching.
+    assert evaluator.evaluate(T0 + 181) == [] and evaluator.evaluate(T0 + 241) == []
+    change, = evaluator.evaluate(T0 + 301)
+    assert change.new == "OK"
+    assert [n["NewStateValue"] for n in ops["inbox"]()] == ["OK"]
+
+
+def test_m_of_n_over_periods_with_a_percentile(ops):
+    spec = _alarm(ops, "latency", Namespace="TickerStream", MetricName="Lag", Dimensions=[
+        {"Name": "service", "Value": "tickerstream"}], ExtendedStatistic="p99", Period=60, EvaluationPeriods=5,
+        DatapointsToAlarm=3, Threshold=1000, TreatMissingData="notBreaching")
+    store = MetricStore()
+    evaluator = AlarmEvaluator(store, [spec], ops["cloudwatch"], ops["sns"])
+    slow = [10.0] * 98 + [5000.0, 5000.0]  # p99 = 5000 (nearest rank 99 of 100)
+    fast = [10.0] * 99 + [5000.0]  # p99 = 10
+    for minute, samples in enumerate([slow, fast, slow]):
+        store.add(Datum("TickerStream", "Lag", SERVICE, T0 + 60 * minute + 1, tuple(samples), "Milliseconds"))
+    assert [c.new for c in evaluator.evaluate(T0 + 180)] == ["OK"]  # 2 of 5 breach
+    store.add(Datum("TickerStream", "Lag", SERVICE, T0 + 181, tuple(slow), "Milliseconds"))
+    assert [c.new for c in evaluator.evaluate(T0 + 240)] == ["ALARM"]  # 3 of the last 4 real: ALARM
+
+
+def test_metric_math_rate_alarm(ops):
+    rate = _alarm(ops, "rate", EvaluationPeriods=1, Threshold=5, TreatMissingData="notBreaching", Metrics=[
+        {"Id": "rate", "Expression": "100*m1/m2", "ReturnData": True},
+        {"Id": "m1", "ReturnData": False, "MetricStat": {"Metric": {"Namespace": "TickerStream", "MetricName": "InvalidRecords",
+                                                            "Dimensions": [{"Name": "service", "Value": "tickerstream"}]},
+                                                 "Period": 300, "Stat": "Sum"}},
+        {"Id": "m2", "ReturnData": False, "MetricStat": {"Metric": {"Namespace": "TickerStream", "MetricName": "RecordsReceived",
+                                                            "Dimensions": [{"Name": "service", "Value": "tickerstream"}]},
+                                                 "Period": 300, "Stat": "Sum"}},
+    ])
+    store = MetricStore()
+    evaluator = AlarmEvaluator(store, [rate], ops["cloudwatch"], ops["sns"])
+    store.add(_datum("RecordsReceived", T0 + 1, 100, 100))
+    store.add(_datum("InvalidRecords", T0 + 1, 4, 5))  # 4.5 %
+    assert [c.new for c in evaluator.evaluate(T0 + 300)] == ["OK"]
+    store.add(_datum("RecordsReceived", T0 + 301, 100))
+    store.add(_datum("InvalidRecords", T0 + 302, 6))  # 6 %
+    change, = evaluator.evaluate(T0 + 600)
+    assert change.new == "ALARM" and "[6.0 (" in change.reason
+    assert ops["inbox"]()[-1]["Trigger"]["Metrics"][0]["Expression"] == "100*m1/m2"
+
+
+def test_expressions():
+    moments = [0.0, 60.0, 120.0]
+    series = {"m1": {0.0: 5.0, 60.0: 2.0}, "m2": {0.0: 4.0, 60.0: 0.0, 120.0: 1.0}}
+    assert Expression("m1 - FILL(m2, 0)").evaluate(series, moments) == {0.0: 1.0, 60.0: 2.0}
+    assert Expression("100*m1/m2").evaluate(series, moments) == {0.0: 125.0}  # /0 and missing give no point
+    assert Expression("IF(m2 > 0, m1, -1)").evaluate(series, moments) == {0.0: 5.0, 60.0: -1.0}
+    assert Expression("MAX([m1, m2])").evaluate(series, moments) == {0.0: 5.0, 60.0: 2.0, 120.0: 1.0}
+    assert Expression("m1 > 3 && m2 > 3").evaluate(series, moments) == {0.0: 1.0, 60.0: 0.0}
+    for unsupported in ("ANOMALY_DETECTION_BAND(m1)", "m1 ** 2", "m3 + 1", "SEARCH('x')"):
+        with pytest.raises(UnsupportedAlarm):
+            Expression(unsupported).evaluate(series, moments)
+
+
+def test_missing_treatment_goes_to_insufficient_data_and_ignore_keeps_the_state(ops):
+    base = {"Namespace": "TickerStream", "MetricName": "X", "Statistic": "Maximum", "Period": 60}
+    missing = _alarm(ops, "missing", **base)
+    ignore = _alarm(ops, "ignore", **base, TreatMissingData="ignore")
+    store = MetricStore()
+    evaluator = AlarmEvaluator(store, [missing, ignore], ops["cloudwatch"], ops["sns"])
+    store.add(Datum("TickerStream", "X", (), T0 + 1, (1.0,)))
+    assert {c.alarm: c.new for c in evaluator.evaluate(T0 + 60)} == {"missing": "ALARM", "ignore": "ALARM"}
+    assert {c.alarm: c.new for c in evaluator.evaluate(T0 + 60 * 10)} == {"missing": "INSUFFICIENT_DATA"}
+    assert evaluator.status["ignore"].state == "ALARM"
