@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_local_commands(subparsers)
     add_token_commands(subparsers)
     add_sign_in_command(subparsers, add_settings_options)
+    __import__("tickerstream_cli.alarms").alarms.add_alarms_command(subparsers)
     return parser
 
 

@@ -58,7 +58,8 @@ class OpsMonitor:
         self.capture = EmfCapture(self.publisher.record)
         names = {lid: deployment.physical.get(lid, lid) for lid, r in deployment.template["Resources"].items()
                  if r.get("Type") == "AWS::Serverless::Function"}
-        self.invocations = InvocationRecorder(self.publisher.record, clock, names)
+        # Through self.clock, so a test that sets monitor.clock steps every datapoint the stack stamps.
+        self.invocations = InvocationRecorder(self.publisher.record, lambda: self.clock(), names)
         self.unsupported: dict[str, str] = {}
         if alarms is None:
             alarms, self.unsupported = supported_alarms(deployment)
@@ -85,7 +86,7 @@ class OpsMonitor:
     def attach(self, firehoses: list[Any] | None = None, api_app: Any = None) -> None:
         self.firehoses = list(firehoses or [])
         if api_app is not None:
-            count_api_requests(api_app, self.deployment, self.publisher.record, self.clock)
+            count_api_requests(api_app, self.deployment, self.publisher.record, lambda: self.clock())
 
     def stop(self) -> None:
         """A last tick (what the functions printed last is published), then the capture is undone."""
