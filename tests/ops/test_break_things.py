@@ -4,6 +4,7 @@ the alarms keep the template's periods, thresholds and TreatMissingData except w
 
 from __future__ import annotations
 
+import io
 import time
 
 import boto3
@@ -23,6 +24,16 @@ def _produce(harness, count: int, invalid_fraction: float = 0.0, seed: int = 1):
 
 def _changes(notes: list[dict], alarm: str) -> list[str]:
     return [n["NewStateValue"] for n in notes if n["AlarmName"] == alarm]
+
+
+def _demo_view(harness) -> str:
+    from rich.console import Console
+
+    from tickerstream_cli.demo import live_table
+
+    console = Console(record=True, width=400, file=io.StringIO())
+    console.print(live_table(None, harness.stack, None, 1.0))
+    return console.export_text()
 
 
 def _purge(harness, logical_id: str) -> None:
@@ -50,6 +61,7 @@ def test_a_poison_storm_raises_the_invalid_rate_and_quarantine_alarms(ops_stack)
     assert rate and rate[-1]["NewStateValue"] == "ALARM" and rate[-1]["Trigger"]["Metrics"]
     assert "ALARM" in _changes(notes, harness.alarm_name("QuarantineQueueDepthAlarm"))
     assert harness.state("UnstorableQuotesAlarm") != "ALARM"  # invalid is not unstorable
+    assert harness.alarm_name("InvalidRecordRateAlarm") in _demo_view(harness)  # make demo's live view shows it
     # An operator reads the quarantine and empties it; the storm is over.
     _purge(harness, "QuarantineQueue")
     harness.advance(300 * 4)
