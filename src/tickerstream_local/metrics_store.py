@@ -32,7 +32,7 @@ def dimensions_of(pairs: dict[str, Any] | Iterable[dict[str, Any]] | None) -> Di
     return tuple(sorted((str(d["Name"]), str(d["Value"])) for d in pairs))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Datum:
     namespace: str
     name: str

@@ -63,6 +63,8 @@ class OpsMonitor:
         self.unsupported: dict[str, str] = {}
         if alarms is None:
             alarms, self.unsupported = supported_alarms(deployment)
+        # The samples the longest evaluation range can look at, and a margin; not hours of them.
+        self.store.retention = max([s.range_periods * s.period for s in alarms] + [0]) + 600.0
         self.evaluator = AlarmEvaluator(self.store, alarms, self.cloudwatch, deployment.client("sns"),
                                         region=deployment.ctx.region, account_id=deployment.ctx.account_id)
         self.firehoses: list[Any] = []
