@@ -73,6 +73,10 @@ class _TeeStream:
             self._sink(text)
         return self._target.write(text)
 
+    def detach(self) -> None:
+        """Stop queuing (the capture has stopped) but keep passing through: something may still hold us."""
+        self._sink = lambda text: None
+
     def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding ...
         return getattr(self._target, name)
 
@@ -100,8 +104,10 @@ class EmfCapture:
 
     def uninstall(self) -> None:
         # Only undo our own redirection: if something redirected stdout after us, leave theirs alone.
-        if self._tee is not None and sys.stdout is self._tee:
-            sys.stdout = self._previous
+        if self._tee is not None:
+            self._tee.detach()
+            if sys.stdout is self._tee:
+                sys.stdout = self._previous
         self._tee = None
 
     def drain(self) -> int:

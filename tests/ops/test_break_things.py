@@ -64,7 +64,7 @@ def test_a_poison_storm_raises_the_invalid_rate_and_quarantine_alarms(ops_stack)
     assert harness.alarm_name("InvalidRecordRateAlarm") in _demo_view(harness)  # make demo's live view shows it
     # An operator reads the quarantine and empties it; the storm is over.
     _purge(harness, "QuarantineQueue")
-    harness.advance(300 * 4)
+    harness.advance(300 * 4, step=300)
     for alarm in ("InvalidRecordRateAlarm", "QuarantineQueueDepthAlarm"):
         assert harness.state(alarm) == "OK", alarm
         assert _changes(harness.notifications(), harness.alarm_name(alarm))[-1:] == ["OK"] or \
@@ -91,7 +91,7 @@ def test_failing_table_writes_raise_the_failed_batches_alarm(ops_stack):
     _purge(harness, "FailedBatchesQueue")
     _produce(harness, 20, seed=2)
     harness.stack.drain()
-    harness.advance(300 * 4)
+    harness.advance(300 * 4, step=300)
     assert harness.state("FailedBatchesQueueDepthAlarm") == "OK"
     assert _changes(harness.notifications(), harness.alarm_name("FailedBatchesQueueDepthAlarm")) == ["OK"]
 
@@ -142,5 +142,5 @@ def test_a_flood_of_bad_sign_ins_raises_the_failed_sign_ins_alarm(ops_stack):
     assert harness.state("FailedSignInsAlarm") == "ALARM"
     note = [n for n in harness.notifications() if n["AlarmName"] == harness.alarm_name("FailedSignInsAlarm")][-1]
     assert note["NewStateValue"] == "ALARM" and note["Subject"].startswith("ALARM: ")
-    harness.advance(300 * 4)  # the guessing stopped
+    harness.advance(300 * 4, step=300)  # the guessing stopped
     assert harness.state("FailedSignInsAlarm") == "OK"
