@@ -6,7 +6,8 @@ Names, namespaces, dimensions and units are AWS's:
   invocation by a stream event-source mapping.
 - AWS/ApiGateway, ApiName + Stage: Count, 4XXError, 5XXError (0 or 1 per request), Latency (ms).
 - AWS/SQS, QueueName: ApproximateNumberOfMessagesVisible, once a minute (as SQS publishes it).
-- AWS/Firehose, DeliveryStreamName: DeliveryToS3.DataFreshness (s: age of the oldest record the delivery
+- AWS/Firehose, DeliveryStreamName: ExecuteProcessing.Success (1 or 0 per transform invocation: 0 when the
+  function raised), and DeliveryToS3.DataFreshness (s: age of the oldest record the delivery
   stream holds), once a minute while it holds records.
 Kinesis's WriteProvisionedThroughputExceeded is not published: moto never throttles a write.
 The datapoints carry the monitor's clock (steppable in tests); durations and ages are measured on the wall
@@ -32,6 +33,8 @@ class InvocationRecorder:
         self.clock = clock
         self.function_names = function_names
         self._wrapped: dict[tuple[str, int], Callable[..., Any]] = {}
+        # Transform function logical id -> delivery stream: Firehose's own view of those invocations.
+        self.firehose_streams: dict[str, str] = {}
 
     def wrap(self, logical_id: str, handler: Callable[..., Any]) -> Callable[..., Any]:
         key = (logical_id, id(handler))
@@ -51,6 +54,10 @@ class InvocationRecorder:
                 return result
             finally:
                 self._invoked(dimensions, event, (time.perf_counter() - started) * 1000, failed)
+                if logical_id in self.firehose_streams:
+                    stream = (("DeliveryStreamName", self.firehose_streams[logical_id]),)
+                    self.record(Datum("AWS/Firehose", "ExecuteProcessing.Success", stream, self.clock(),
+                                      (float(not failed),), "Count"))
 
         invoke.__wrapped__ = handler  # type: ignore[attr-defined]
         return invoke

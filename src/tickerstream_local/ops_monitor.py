@@ -87,6 +87,8 @@ class OpsMonitor:
 
     def attach(self, firehoses: list[Any] | None = None, api_app: Any = None) -> None:
         self.firehoses = list(firehoses or [])
+        self.invocations.firehose_streams = {hose.config.processor.function_logical_id: hose.config.name
+                                             for hose in self.firehoses if hose.config.processor is not None}
         if api_app is not None:
             count_api_requests(api_app, self.deployment, self.publisher.record, lambda: self.clock())
 

@@ -144,3 +144,35 @@ def test_a_flood_of_bad_sign_ins_raises_the_failed_sign_ins_alarm(ops_stack):
     assert note["NewStateValue"] == "ALARM" and note["Subject"].startswith("ALARM: ")
     harness.advance(300 * 4, step=300)  # the guessing stopped
     assert harness.state("FailedSignInsAlarm") == "OK"
+
+
+def test_a_failing_transform_raises_the_lake_transform_failures_alarm(ops_stack):
+    # FirehoseTransform stands in for itself: it raises while `broken`, then runs the real code again.
+    broken = {"now": True}
+    stack_handlers: dict = {}
+
+    def transform(event, context):
+        if broken["now"]:
+            raise RuntimeError("transform crashed")
+        from tickerstream_local.handlers import resolve_handler
+
+        return resolve_handler(harness.stack.deployment, "FirehoseTransform")(event, context)
+
+    stack_handlers["FirehoseTransform"] = transform
+    harness = ops_stack(handlers=stack_handlers)
+    harness.monitor.clock = lambda: harness.now  # Firehose's datapoints are stamped with the stepped clock
+    _produce(harness, 30)
+    harness.stack.drain()
+    assert harness.stack.firehoses[0].stats.failed == 30  # every record went to the error prefix
+    failed_at = harness.now
+    harness.advance(harness.past_period_of(failed_at, 60))
+    assert harness.state("FirehoseTransformErrorsAlarm") == "ALARM"  # Lambda's view: the function raised
+    harness.advance(harness.past_period_of(failed_at, 300), step=300)
+    assert harness.state("LakeTransformFailuresAlarm") == "ALARM"  # Firehose's view
+    assert "ALARM" in _changes(harness.notifications(), harness.alarm_name("LakeTransformFailuresAlarm"))
+    broken["now"] = False
+    _produce(harness, 30, seed=3)
+    harness.stack.drain()
+    harness.advance(300, step=300)
+    assert harness.state("LakeTransformFailuresAlarm") == "OK"
+    assert _changes(harness.notifications(), harness.alarm_name("LakeTransformFailuresAlarm")) == ["OK"]
