@@ -13,7 +13,8 @@ import json
 import sys
 from typing import Any
 
-from tickerstream_cli.config import ConfigError, aws_session, local_session, local_stack, local_stack_file
+from tickerstream_cli.config import ConfigError, aws_session, local_session, local_stack_file
+from tickerstream_local.paths import running_stack
 
 STATE_ORDER = {"ALARM": 0, "INSUFFICIENT_DATA": 1, "OK": 2}
 STATE_STYLE = {"ALARM": "bold red", "INSUFFICIENT_DATA": "yellow", "OK": "green"}
@@ -22,10 +23,10 @@ STATE_STYLE = {"ALARM": "bold red", "INSUFFICIENT_DATA": "yellow", "OK": "green"
 def cloudwatch_client(region: str | None, endpoint_url: str | None) -> Any:
     if endpoint_url or region:
         return aws_session(region, endpoint_url).client("cloudwatch", endpoint_url=endpoint_url)
-    local = local_stack()
+    local = running_stack(local_stack_file())  # a file left by a stopped stack does not count
     if not local:
-        raise ConfigError(f"no local stack is running (no {local_stack_file()}): start it with `make local`, "
-                          "or pass --endpoint-url / --region to read another CloudWatch")
+        raise ConfigError(f"no local stack is running ({local_stack_file()} is missing or stale): start it with "
+                          "`make local`, or pass --endpoint-url / --region to read another CloudWatch")
     session = local_session(local.get("region"))
     return session.client("cloudwatch", endpoint_url=local["aws_endpoint_url"])
 

@@ -156,9 +156,10 @@ class AlarmSpec:
             raise UnsupportedAlarm(f"{name}: anomaly-detection alarms are not evaluated locally")
         queries = tuple(_query(q) for q in props.get("Metrics") or [])
         if queries:
-            periods = {q.period for q in queries if q.period}
+            periods = {q.period for q in queries if q.expression is None}
             if len(periods) != 1:
-                raise UnsupportedAlarm(f"{name}: metric math over different periods is not evaluated locally")
+                raise UnsupportedAlarm(f"{name}: metric math needs MetricStats of one period locally (found "
+                                       f"{sorted(periods) or 'none'})")
             period = periods.pop()
         else:
             period = int(props["Period"])
@@ -166,7 +167,7 @@ class AlarmSpec:
         stat = props.get("ExtendedStatistic") or props.get("Statistic")
         if not queries and not stat:
             raise UnsupportedAlarm(f"{name}: neither Statistic, ExtendedStatistic nor Metrics is set")
-        return cls(
+        spec = cls(
             name=name,
             comparison=props["ComparisonOperator"],
             threshold=float(props["Threshold"]),
@@ -187,6 +188,24 @@ class AlarmSpec:
             low_sample_percentiles=props.get("EvaluateLowSampleCountPercentile") or "evaluate",
             raw=props,
         )
+        spec.check()
+        return spec
+
+    def check(self) -> None:
+        """Refuse now, by name, what evaluating would refuse: statistics and metric math not supported."""
+        from tickerstream_local.alarm_math import evaluate_queries
+
+        try:
+            if self.queries:
+                for query in self.queries:
+                    if query.stat:
+                        statistic(query.stat, [1.0])
+                evaluate_queries(self.queries, {q.id: {} for q in self.queries if q.expression is None}, [0.0])
+            else:
+                statistic(self.stat or "", [1.0])
+            breaches(self.comparison, 0.0, self.threshold)
+        except UnsupportedAlarm as refused:
+            raise UnsupportedAlarm(f"{self.name}: {refused}") from None
 
     @property
     def range_periods(self) -> int:

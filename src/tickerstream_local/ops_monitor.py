@@ -33,8 +33,8 @@ def supported_alarms(deployment: Any) -> tuple[list[AlarmSpec], dict[str, str]]:
     """The template's alarms the evaluator can judge, and why each other one is left out."""
     specs, unsupported = [], {}
     for logical_id, resource in deployment.template["Resources"].items():
-        if resource.get("Type") != "AWS::CloudWatch::Alarm":
-            continue
+        if resource.get("Type") != "AWS::CloudWatch::Alarm" or logical_id not in deployment.physical:
+            continue  # not an alarm, or not created (a condition left it out)
         props = deployment.properties(logical_id)
         name = props.get("AlarmName") or deployment.physical.get(logical_id) or deployment.name_for(logical_id)
         try:

@@ -55,3 +55,7 @@ def test_alarms_without_a_running_stack_says_how_to_start_one(tmp_path):
     home.mkdir()
     done = _run([], tmp_path / "absent.json", home)
     assert done.returncode == 2 and "make local" in done.stderr
+    stale = tmp_path / "stale.json"  # left by a stack that was killed: its pid is gone
+    stale.write_text(json.dumps({"pid": 2**22 + 12345, "api_url": "http://127.0.0.1:1", "aws_endpoint_url": "http://localhost:1"}))
+    done = _run([], stale, home)
+    assert done.returncode == 2 and "stale" in done.stderr and "Traceback" not in done.stderr

@@ -136,3 +136,35 @@ def test_missing_treatment_goes_to_insufficient_data_and_ignore_keeps_the_state(
     assert {c.alarm: c.new for c in evaluator.evaluate(T0 + 60)} == {"missing": "ALARM", "ignore": "ALARM"}
     assert {c.alarm: c.new for c in evaluator.evaluate(T0 + 60 * 10)} == {"missing": "INSUFFICIENT_DATA"}
     assert evaluator.status["ignore"].state == "ALARM"
+
+
+def test_an_alarm_the_evaluator_cannot_judge_is_named_with_its_reason_and_the_others_run():
+    from types import SimpleNamespace
+
+    from tickerstream_local.ops_monitor import supported_alarms
+
+    good = {"AlarmName": "good", "Namespace": "N", "MetricName": "M", "Statistic": "Sum", "Period": 60,
+            "EvaluationPeriods": 1, "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold"}
+    resources = {
+        "Good": good,
+        "Band": {**good, "AlarmName": "band", "ThresholdMetricId": "ad1"},
+        "Trimmed": {**good, "AlarmName": "trimmed", "Statistic": None, "ExtendedStatistic": "tm99"},
+        "Search": {**good, "AlarmName": "search", "Metrics": [{"Id": "e", "Expression": "SEARCH('x', 'Sum', 60)"}]},
+        "LeftOut": {**good, "AlarmName": "left-out"},  # its condition kept it from being created
+    }
+    deployment = SimpleNamespace(
+        template={"Resources": {lid: {"Type": "AWS::CloudWatch::Alarm"} for lid in resources}},
+        properties=lambda lid: resources[lid], physical={lid: lid for lid in resources if lid != "LeftOut"},
+        name_for=lambda lid: lid)
+    specs, unsupported = supported_alarms(deployment)
+    assert [s.name for s in specs] == ["good"]
+    assert set(unsupported) == {"band", "trimmed", "search"}
+    assert "anomaly" in unsupported["band"] and "tm99" in unsupported["trimmed"] and "none" in unsupported["search"]
+    evaluator = AlarmEvaluator(MetricStore(), specs)
+    evaluator.evaluate(T0)
+    assert evaluator.status["good"].state == "INSUFFICIENT_DATA" and evaluator.status["good"].evaluated_at == T0
+    search_stat = {**resources["Search"], "Metrics": [
+        {"Id": "e", "Expression": "SEARCH('x', 'Sum', 60)"},
+        {"Id": "m", "ReturnData": False, "MetricStat": {"Metric": {"Namespace": "N", "MetricName": "M"}, "Period": 60, "Stat": "Sum"}}]}
+    with pytest.raises(UnsupportedAlarm, match="SEARCH"):
+        AlarmSpec.from_properties("search", search_stat)

@@ -79,3 +79,11 @@ def test_queue_depth_and_api_requests(stack):
     assert _sum(running, "AWS/ApiGateway", "Count", api)[0] == 1
     assert _sum(running, "AWS/ApiGateway", "4XXError", api)[0] == 1
     assert _sum(running, "AWS/ApiGateway", "5XXError", api)[0] == 0
+
+
+def test_every_alarm_of_the_template_is_judged_locally(stack):
+    running, _ = stack
+    template = [lid for lid, r in running.deployment.template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert template and running.ops.unsupported == {}
+    assert sorted(s.name for s in running.ops.evaluator.alarms) == sorted(
+        running.deployment.properties(lid)["AlarmName"] for lid in template)
