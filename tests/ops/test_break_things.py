@@ -98,13 +98,13 @@ def test_failing_table_writes_raise_the_failed_batches_alarm(ops_stack):
 
 def test_a_stalled_consumer_raises_the_iterator_age_alarm(ops_stack):
     # IteratorAgeAlarmMilliseconds lowered from its default so that a stall of seconds, not minutes, shows.
-    harness = ops_stack(parameter_overrides={"IteratorAgeAlarmMilliseconds": 1500})
+    harness = ops_stack(parameter_overrides={"IteratorAgeAlarmMilliseconds": 2000})
     mapping = harness.stack.mapping("QuoteProcessor")
     harness.monitor.clock = lambda: harness.now  # invocations are stamped with the stepped clock
     for minute in range(3):  # 3 of 5 periods behind
         mapping.pause()
         _produce(harness, 20, seed=minute)
-        time.sleep(2.0)  # the consumer stalls while records arrive
+        time.sleep(3.0)  # the consumer stalls while records arrive
         harness.stack.drain()
         mapping.resume()
         harness.advance(60)
