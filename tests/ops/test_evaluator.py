@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tickerstream_local.alarm_math import Expression
 from tickerstream_local.alarm_model import AlarmSpec, UnsupportedAlarm
@@ -168,3 +170,15 @@ def test_an_alarm_the_evaluator_cannot_judge_is_named_with_its_reason_and_the_ot
         {"Id": "m", "ReturnData": False, "MetricStat": {"Metric": {"Namespace": "N", "MetricName": "M"}, "Period": 60, "Stat": "Sum"}}]}
     with pytest.raises(UnsupportedAlarm, match="SEARCH"):
         AlarmSpec.from_properties("search", search_stat)
+
+
+_series = st.dictionaries(st.sampled_from([0.0, 60.0, 120.0, 180.0]), st.floats(0, 1e6), max_size=4)
+
+
+@given(_series, _series, st.floats(0, 1e3))
+def test_rate_and_fill_expressions_match_their_pointwise_definition(m1, m2, fill):
+    moments = [0.0, 60.0, 120.0, 180.0]
+    rate = Expression("100*m1/m2").evaluate({"m1": m1, "m2": m2}, moments)
+    assert rate == {t: 100 * m1[t] / m2[t] for t in moments if t in m1 and t in m2 and m2[t] != 0}
+    failed = Expression("m1 - FILL(m2, %r)" % fill).evaluate({"m1": m1, "m2": m2}, moments)
+    assert failed == {t: m1[t] - m2.get(t, fill) for t in moments if t in m1}
