@@ -410,3 +410,12 @@ def test_every_alarm_links_to_its_runbook_section():
     for lid, alarm in resources(TEMPLATE, ALARM).items():
         link = re.search(r"Runbook: docs/operations\.md#([\w-]+)", alarm["Properties"]["AlarmDescription"])
         assert link and link.group(1) in anchors, lid
+
+
+def test_the_local_stack_takes_thresholds_and_the_e_mail_as_parameters(aws):
+    deployment = deploy(aws, parameter_overrides={"IteratorAgeAlarmMilliseconds": "120000", "OpsEmail": "ops@example.com"})
+    name = f"{deployment.ctx.stack_name}-QuoteProcessor-IteratorAge"
+    (alarm,) = deployment.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (120000.0, 5, 3)
+    subscriptions = deployment.client("sns").list_subscriptions_by_topic(TopicArn=deployment.ctx.refs["OpsTopic"])
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]] == [("email", "ops@example.com")]
