@@ -32,7 +32,8 @@ def parse_emf(line: str) -> list[Datum]:
 
     Follows the EMF specification: `_aws.Timestamp` (epoch ms), each CloudWatchMetrics directive's
     Namespace, Dimensions (a list of dimension sets, each a list of keys whose values are top-level
-    members; an empty set means no dimension) and Metrics (Name, Unit — default None); a metric's value
+    members; an empty set means no dimension) and Metrics (Name, Unit — default None, StorageResolution —
+    default 60); a metric's value
     is the top-level member of its name, a number or an array of numbers (one sample each).
     """
     try:
@@ -57,7 +58,8 @@ def parse_emf(line: str) -> list[Datum]:
                 raw = document[name]
                 values = tuple(float(v) for v in (raw if isinstance(raw, list) else [raw]))
                 if values:
-                    datums.append(Datum(namespace, name, dimensions, timestamp, values, metric.get("Unit", "None")))
+                    datums.append(Datum(namespace, name, dimensions, timestamp, values, metric.get("Unit", "None"),
+                                        int(metric.get("StorageResolution", 60))))
     return datums
 
 

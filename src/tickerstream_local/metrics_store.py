@@ -40,6 +40,7 @@ class Datum:
     timestamp: float  # epoch seconds
     values: tuple[float, ...]  # one sample each (EMF may carry several values for one metric)
     unit: str = "None"
+    storage_resolution: int = 60  # 1 for a high-resolution metric (EMF's StorageResolution)
 
     @property
     def key(self) -> MetricKey:
@@ -52,6 +53,8 @@ class Datum:
             "Timestamp": dt.datetime.fromtimestamp(self.timestamp, dt.UTC),
             "Unit": self.unit,
         }
+        if self.storage_resolution != 60:
+            entry["StorageResolution"] = self.storage_resolution
         if len(self.values) == 1:
             entry["Value"] = self.values[0]
         else:

@@ -25,13 +25,16 @@ def test_powertools_output_is_parsed_as_declared(monkeypatch):
     metrics.add_metric("InvalidRecords", MetricUnit.Count, 3)
     metrics.add_metric("ProcessingLag", MetricUnit.Milliseconds, 12.5)
     metrics.add_metric("ProcessingLag", MetricUnit.Milliseconds, 7)
+    metrics.add_metric("Burst", MetricUnit.Count, 1, resolution=1)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         metrics.flush_metrics()
     line = out.getvalue().strip()
     document = json.loads(line)
     datums = {d.name: d for d in parse_emf(line)}
-    assert set(datums) == {"InvalidRecords", "ProcessingLag"}
+    assert set(datums) == {"InvalidRecords", "ProcessingLag", "Burst"}
+    assert datums["Burst"].storage_resolution == 1 and datums["Burst"].as_metric_data()["StorageResolution"] == 1
+    assert "StorageResolution" not in datums["InvalidRecords"].as_metric_data()
     invalid = datums["InvalidRecords"]
     assert invalid.namespace == "TickerStream"
     assert invalid.dimensions == (("service", "tickerstream"),)
