@@ -196,6 +196,10 @@ def live_table(report: ProduceReport | None, stack: Any, client: ApiClient | Non
     if api:
         answered = ", ".join(f"{k}: {v}" for k, v in sorted((client.statuses if client else {}).items()))
         table.add_row("API requests", f"{api.get('requests', 0):,}" + (f"  ({answered})" if answered else ""))
+    if getattr(stack, "ops", None) is not None:  # the template's alarms, judged locally (docs/local-alarms.md)
+        states = stack.ops.states()
+        firing = sorted(name for name, status in states.items() if status.state == "ALARM")
+        table.add_row("alarms in ALARM", f"[bold red]{', '.join(firing)}[/]" if firing else f"none of {len(states)}")
     return table
 
 

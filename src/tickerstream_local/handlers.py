@@ -47,7 +47,7 @@ def resolve_handler(
     deployment talks to a moto server, so its boto3 clients reach the local stack.
     """
     if overrides and logical_id in overrides:
-        return overrides[logical_id]
+        return _observed(deployment, logical_id, overrides[logical_id])
     cache = deployment.__dict__.setdefault("_local_handlers", {})
     with _LOCK:
         if logical_id not in cache:
@@ -56,4 +56,10 @@ def resolve_handler(
                 environment.setdefault("AWS_ENDPOINT_URL", deployment.endpoint_url)
             module = load_function(logical_id, environment)
             cache[logical_id] = handler_of(logical_id, module)
-        return cache[logical_id]
+        return _observed(deployment, logical_id, cache[logical_id])
+
+
+def _observed(deployment: Any, logical_id: str, handler: Handler) -> Handler:
+    """The handler, counted by the local stack's Lambda metrics when it has them (ops_monitor.py)."""
+    observer = deployment.__dict__.get("invocation_observer")
+    return observer.wrap(logical_id, handler) if observer is not None else handler

@@ -86,12 +86,15 @@ class LocalStack:
     # Longest a stop spends letting the mappings drain their streams before it gives up on them.
     stop_timeout: float = 60.0
     faults: FaultPlan | None = None  # faults injected into the functions' AWS calls (see faults.py)
+    # Seconds between the local CloudWatch's ticks (EMF, AWS-side metrics, alarms; ops_monitor.py); None: off.
+    ops_interval: float | None = 10.0
 
     moto: MotoServer | None = field(default=None, init=False)
     deployment: Any = field(default=None, init=False)
     mappings: list[Any] = field(default_factory=list, init=False)
     firehoses: list[Any] = field(default_factory=list, init=False)
     api: Any = field(default=None, init=False)
+    ops: Any = field(default=None, init=False)  # ops_monitor.OpsMonitor while running
     info: dict[str, Any] = field(default_factory=dict, init=False)
     last_stop: StopReport | None = field(default=None, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
@@ -138,9 +141,15 @@ class LocalStack:
 
             self.deployment = deploy(session, endpoint_url=endpoint, template=self.template,
                                      stack_name=self.stack_name, parameter_overrides=self.parameter_overrides)
+            if self.ops_interval is not None:
+                from tickerstream_local.ops_monitor import OpsMonitor
+
+                self.ops = OpsMonitor(self.deployment, interval=self.ops_interval).start()  # before the functions load
             self._start_mappings()
             self._start_firehoses()
             self.api = ApiServer(LocalApi(self.deployment, handlers=self.handlers), port=self.api_port).start()
+            if self.ops is not None:
+                self.ops.attach(firehoses=self.firehoses, api_app=self.api.app)
             self.api_port = self.api.port
             self.info = self.connection_details()
             if self.state_file is not None:
@@ -232,6 +241,9 @@ class LocalStack:
                 report.flushed[hose.config.name] = hose.stats.delivered - before
             else:
                 report.unfinished.append(f"{hose.config.name}: its buffers could not be delivered (see the log)")
+        if self.ops is not None:
+            self.ops.stop()  # what the functions printed last reaches the local CloudWatch
+            self.ops = None
         self.firehoses.clear()
         self.mappings.clear()
         if self.faults is not None:
