@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +21,7 @@ log = logging.getLogger("tickerstream.local.metrics")
 Dimensions = tuple[tuple[str, str], ...]  # sorted (name, value) pairs
 MetricKey = tuple[str, str, Dimensions]  # namespace, metric name, dimensions
 PUT_BATCH = 1000  # PutMetricData takes up to 1,000 metrics per request
+MAX_DISTINCT_VALUES = 150  # ... and up to 150 distinct values (with their counts) per metric
 
 
 def dimensions_of(pairs: dict[str, Any] | Iterable[dict[str, Any]] | None) -> Dimensions:
@@ -60,6 +61,37 @@ class Datum:
         else:
             entry["Values"] = list(self.values)
         return entry
+
+
+def aggregated(datums: Iterable[Datum]) -> Iterable[tuple[str, dict[str, Any]]]:
+    """The datums as few PutMetricData entries: one per metric and storage period (a minute, or a
+    second for high resolution) holding each distinct value with its count, as CloudWatch itself
+    keeps them. Thousands of function invocations become a handful of entries for moto to parse (one
+    entry per sample cost the local stack a fifth of its throughput), and no statistic changes."""
+    groups: dict[tuple[str, str, Dimensions, str, int, float], Counter[float]] = defaultdict(Counter)
+    first_seen: dict[tuple[str, str, Dimensions, str, int, float], float] = {}
+    for datum in datums:
+        period = datum.storage_resolution
+        group = (datum.namespace, datum.name, datum.dimensions, datum.unit, period, datum.timestamp - datum.timestamp % period)
+        groups[group].update(datum.values)
+        first_seen[group] = min(first_seen.get(group, datum.timestamp), datum.timestamp)
+    for group, counts in groups.items():
+        namespace, name, dimensions, unit, period, _ = group
+        stamp = first_seen[group]  # a moment of the same storage period as every sample it carries
+        distinct = list(counts.items())
+        for start in range(0, len(distinct), MAX_DISTINCT_VALUES):
+            part = distinct[start : start + MAX_DISTINCT_VALUES]
+            entry: dict[str, Any] = {
+                "MetricName": name,
+                "Dimensions": [{"Name": n, "Value": v} for n, v in dimensions],
+                "Timestamp": dt.datetime.fromtimestamp(stamp, dt.UTC),
+                "Unit": unit,
+                "Values": [value for value, _ in part],
+                "Counts": [float(count) for _, count in part],
+            }
+            if period != 60:
+                entry["StorageResolution"] = period
+            yield namespace, entry
 
 
 class MetricStore:
@@ -112,16 +144,16 @@ class MetricPublisher:
             pending, self._queue = self._queue, []
         if self.cloudwatch is None or not pending:
             return 0
-        by_namespace: dict[str, list[Datum]] = defaultdict(list)
-        for datum in pending:
-            by_namespace[datum.namespace].append(datum)
-        for namespace, datums in by_namespace.items():
-            for start in range(0, len(datums), PUT_BATCH):
-                chunk = datums[start : start + PUT_BATCH]
+        by_namespace: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for namespace, entry in aggregated(pending):
+            by_namespace[namespace].append(entry)
+        for namespace, entries in by_namespace.items():
+            for start in range(0, len(entries), PUT_BATCH):
+                chunk = entries[start : start + PUT_BATCH]
                 try:
-                    self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=[d.as_metric_data() for d in chunk])
-                    self.published += len(chunk)
+                    self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=chunk)
+                    self.published += sum(sum(e["Counts"]) for e in chunk)
                 except Exception:  # noqa: BLE001 - the local CloudWatch being away must not stop the stack
-                    self.failed += len(chunk)
-                    log.exception("could not put %d datum(s) to the local CloudWatch", len(chunk))
+                    self.failed += sum(sum(e["Counts"]) for e in chunk)
+                    log.exception("could not put %d metric(s) to the local CloudWatch", len(chunk))
         return len(pending)

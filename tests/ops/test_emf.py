@@ -100,3 +100,28 @@ def test_a_malformed_emf_line_is_counted_and_never_raised():
     capture = EmfCapture(records.append)
     capture._queue('{"_aws": broken')
     assert capture.drain() == 1 and capture.rejected == 1 and records == []
+
+
+def test_datums_are_put_as_one_entry_per_metric_and_minute_with_the_same_statistics(aws):
+    """Thousands of samples become a few PutMetricData entries (values with counts); moto's statistics
+    over them are those of the samples one by one."""
+    from tickerstream_local.metrics_store import Datum, aggregated
+
+    base = 1_700_000_040.0  # a minute boundary
+    datums = [Datum("TickerStream", "QuotesApplied", (("service", "tickerstream"),), base + (i % 90), (float(i % 7),), "Count")
+              for i in range(3_000)]
+    datums.append(Datum("TickerStream", "Burst", (("service", "tickerstream"),), base + 0.5, (1.0, 2.0), "Count", 1))
+    entries = list(aggregated(datums))
+    assert len(entries) == 3  # QuotesApplied in two minutes, Burst in one second
+    assert sum(sum(e["Counts"]) for _, e in entries) == 3_002
+    cloudwatch = aws.client("cloudwatch")
+    publisher = MetricPublisher(cloudwatch, MetricStore())
+    for datum in datums:
+        publisher.record(datum)
+    assert publisher.flush() == 3_001 and publisher.published == 3_002
+    points = cloudwatch.get_metric_statistics(
+        Namespace="TickerStream", MetricName="QuotesApplied", Dimensions=[{"Name": "service", "Value": "tickerstream"}],
+        StartTime=dt.datetime.fromtimestamp(base, dt.UTC), EndTime=dt.datetime.fromtimestamp(base + 120, dt.UTC),
+        Period=120, Statistics=["Sum", "SampleCount", "Maximum", "Minimum"])["Datapoints"]
+    assert [(p["Sum"], p["SampleCount"], p["Maximum"], p["Minimum"]) for p in points] == [
+        (float(sum(i % 7 for i in range(3_000))), 3_000.0, 6.0, 0.0)]
