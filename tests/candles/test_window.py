@@ -115,3 +115,11 @@ def test_merge_rule():
     assert merge_kind(stored, candle(15, 25)) is Merge.CONFLICT
     union = merged(stored, candle(21, 30, open_=20.0, close=5.0, high=21.0, low=4.0, count=2), Merge.APPEND)
     assert (union.open, union.high, union.low, union.close, union.count, union.first, union.last) == (10.0, 21.0, 4.0, 5.0, 5, (10, 0), (30, 0))
+
+
+def test_window_bounds_are_stored_as_whole_seconds_utc():
+    from candle_aggregator.window import Window
+
+    window = Window.from_event({"window": {"start": "2026-11-21T15:36:00.000Z", "end": "2026-11-21T16:37:00+01:00"},
+                                "isFinalInvokeForWindow": True})
+    assert (window.start, window.end, window.closes) == ("2026-11-21T15:36:00Z", "2026-11-21T15:37:00Z", True)

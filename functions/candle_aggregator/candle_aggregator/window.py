@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from candle_aggregator.candles import Candle
@@ -39,8 +39,8 @@ class Window:
     def from_event(cls, event: dict[str, Any]) -> Window:
         window = event.get("window") or {}
         return cls(
-            str(window.get("start") or ""),
-            str(window.get("end") or ""),
+            iso_seconds(str(window.get("start") or "")),
+            iso_seconds(str(window.get("end") or "")),
             bool(event.get("isFinalInvokeForWindow")),
             bool(event.get("isWindowTerminatedEarly")),
         )
@@ -49,6 +49,15 @@ class Window:
     def closes(self) -> bool:
         """Whether this invocation must write what the state holds."""
         return self.final or self.terminated_early
+
+
+def iso_seconds(text: str) -> str:
+    """Lambda's window bound in the table's form, ``2026-11-21T15:36:00Z`` (whole seconds, UTC, Z),
+    whatever fraction of a second or offset the event writes it with."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def epoch_seconds(iso: str) -> int:
