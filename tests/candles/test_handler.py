@@ -79,21 +79,29 @@ def test_a_window_ended_early_goes_on_with_a_fresh_state_and_the_candles_merge(a
     assert item["last_sequence_number"] == records[3]["kinesis"]["sequenceNumber"]
 
 
-def test_invalid_records_are_skipped_and_counted(aggregator, context, deployment, capsys):
+def test_invalid_records_are_skipped_and_counted(aggregator, context, deployment, capsys, caplog):
+    from tickerstream.kpl import KPL_MAGIC
+
     records = [
         *records_of([quote("OK", 10.0)]),
-        record(1, b"not json"),
+        record(1, b"-"),
         record(2, json.dumps({"ticker_symbol": "BAD", "sector": "X", "change": 0, "price": -1}).encode()),
-        *records_of([quote("OK", 11.0)], 3),
+        record(3, b"not json"),
+        record(4, b"[1, 2]"),
+        record(5, KPL_MAGIC + b"\x0a\x05broken" + b"0" * 16),
+        *records_of([quote("OK", 11.0)], 6),
     ]
-    records[1]["kinesis"]["data"] = "%%%"  # not base64 either
+    records[1]["kinesis"]["data"] = "%%%"  # not base64
     response = run_window(aggregator.handler, context, [records])
     assert response["batchItemFailures"] == []
     table = candles_in_table(deployment)
     assert set(table) == {("OK", WINDOW["start"])} and table[("OK", WINDOW["start"])]["count"] == "2"
     out = capsys.readouterr().out
     metrics = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
-    assert any(m.get("InvalidRecords") == [2.0] or m.get("InvalidRecords") == 2.0 for m in metrics), out[-2000:]
+    assert [m["InvalidRecords"] for m in metrics if "InvalidRecords" in m] == [[5.0]]
+    [warning] = [r for r in caplog.records if r.getMessage() == "Skipped invalid records"]
+    assert warning.reasons == {"invalid_base64": 1, "invalid_quote": 1, "invalid_json": 1, "not_an_object": 1,
+                               "invalid_aggregate": 1}
 
 
 def test_a_transient_write_failure_checkpoints_at_the_first_record_with_the_incoming_state(aggregator, context, deployment):

@@ -13,8 +13,6 @@ invocation and never touches the SNS alerts, which are published (and recorded) 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +92,8 @@ class Webhook:
             return result
         if url is None:
             return result
+        import urllib.error  # here, not at import: most invocations send nothing (cold start)
+
         for start in range(0, len(bodies), ALERTS_PER_POST):
             chunk = bodies[start : start + ALERTS_PER_POST]
             payload = dumps({"alerts": chunk}).encode()
@@ -116,6 +116,8 @@ class Webhook:
 
 
 def _post(url: str, payload: bytes, timeout: float) -> int:
+    import urllib.request
+
     request = urllib.request.Request(url, data=payload, method="POST", headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked in url_of
         return response.status
