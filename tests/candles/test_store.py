@@ -24,11 +24,13 @@ def test_thousands_of_tickers_close_in_packs_of_100_and_a_replay_changes_nothing
     store, calls = store_of(deployment)
     candles = [candle(f"T{n:04d}", 10 + n, 20 + n) for n in range(1050)]
     written, requests, failure = store.write_window(candles, KEY)
-    assert failure is None and len(written) == 1050 and {w.outcome for w in written.values()} == {"created"}
+    assert failure is None, failure
+    assert len(written) == 1050 and {w.outcome for w in written.values()} == {"created"}
     assert requests == len(calls) == 11 and set(calls) == {"TransactWriteItems"}
     before = candles_in_table(deployment)
     written, _, failure = store.write_window(candles[:150], KEY)  # a replay of part of the window
-    assert failure is None and {w.outcome for w in written.values()} == {"stale"}
+    assert failure is None, failure
+    assert {w.outcome for w in written.values()} == {"stale"}
     assert candles_in_table(deployment) == before
 
 

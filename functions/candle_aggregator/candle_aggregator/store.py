@@ -18,7 +18,9 @@ Transient failures (throttling, 5xx, timeouts, denied) raise WriteNotDurable; La
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from tickerstream.numbers import plain
 
 MAX_TRANSACTION_ITEMS = 100
 MAX_MERGE_ROUNDS = 3
+TRANSACTION_CONFLICT_RETRIES = 4
 
 
 class WriteNotDurable(Exception):
@@ -154,7 +157,7 @@ class CandleStore:
                 for candle in pending
             ]
             try:
-                self._client.transact_write_items(TransactItems=items)
+                self._transact(items)
             except ClientError as exc:
                 reasons = exc.response.get("CancellationReasons") or []
                 clashed = [c for c, r in zip(pending, reasons, strict=False) if r.get("Code") == "ConditionalCheckFailed"]
@@ -172,6 +175,19 @@ class CandleStore:
             results.update({c.ticker: Written(c, "created", False) for c in pending})
             break
         return results, requests
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        """TransactWriteItems, sent again after a short random pause while it is cancelled only by
+        conflicts with other requests on the same items (nothing of a cancelled transaction is applied)."""
+        for attempt in range(TRANSACTION_CONFLICT_RETRIES + 1):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                codes = {r.get("Code") for r in exc.response.get("CancellationReasons") or []} - {None, "None"}
+                if codes != {"TransactionConflict"} or attempt == TRANSACTION_CONFLICT_RETRIES:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
 
     # -- one ticker, against what is stored ----------------------------------------------------------
     def write_one(self, candle: Candle, window: WindowKey, fresh: bool = False) -> Written:
