@@ -40,7 +40,7 @@ def _setting(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
 
-WRITE_CONCURRENCY = max(1, min(int(_setting("WRITE_CONCURRENCY", "1")), 64))
+WRITE_CONCURRENCY = max(1, min(int(_setting("CANDLE_WRITE_CONCURRENCY", "1")), 64))
 RETENTION_SECONDS = int(_setting("CANDLE_RETENTION_DAYS", "30")) * 86400
 THRESHOLD_PERCENT = Decimal(_setting("ALERT_THRESHOLD_PERCENT", "5"))
 # Fail fast, as QuoteProcessor: Lambda's redelivery is the retry.

@@ -42,10 +42,6 @@ def fault_plan() -> FaultPlan:
     ])
 
 
-def _idle_candles(event, context):
-    return {"state": {}, "batchItemFailures": []}
-
-
 @pytest.fixture(scope="module")
 def run():
     from tickerstream_local.server import MotoServer
@@ -55,11 +51,8 @@ def run():
     started = time.monotonic()
     # the functions log to stdout, as in Lambda: kept out of the test's output
     with MotoServer(port=0, separate_process=True) as aws, contextlib.redirect_stdout(io.StringIO()):
-        # The plan counts calls per operation across every function: CandleAggregator's transactions,
-        # interleaved by thread timing, would make QuoteProcessor's fault pattern differ from run to run.
-        # It is faulted in tests/candles; here it is a stand-in that only carries its window state.
         stack = LocalStack(api_port=0, aws_endpoint_url=aws.endpoint_url, state_file=None, faults=plan,
-                           stop_timeout=80, handlers={"CandleAggregator": _idle_candles}).start()
+                           stop_timeout=80).start()
         try:
             kinesis, stream = stack.deployment.client("kinesis"), stack.deployment.physical["QuoteStream"]
             mapping = stack.mapping("QuoteProcessor")
