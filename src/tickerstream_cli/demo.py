@@ -23,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from tickerstream_cli.demo_candles import DEMO_CANDLE_WINDOW_SECONDS, candle_rows, start_webhook
 from tickerstream_cli.producer import ProduceReport, produce
 
 
@@ -184,10 +185,12 @@ def live_table(report: ProduceReport | None, stack: Any, client: ApiClient | Non
     table.add_row("  of which deliberately invalid", f"{report.invalid_sent if report else 0:,}")
     table.add_row("QuoteProcessor: quotes applied", f"{sum(int(s['quote_count']) for s in summaries.values()):,}")
     table.add_row("QuoteProcessor: quarantined", f"{queue_depth(deployment, 'QuarantineQueue'):,}")
-    checkpointed = sum(m["records_checkpointed"] for m in mappings)
+    checkpointed = min((m["records_checkpointed"] for m in mappings), default=0)  # the slowest mapping's
     table.add_row("event-source mapping: invocations", f"{sum(m['invocations'] for m in mappings):,}")
     kinesis_records = report.kinesis_records if report else 0
     table.add_row("iterator lag (Kinesis records not yet checkpointed)", f"{max(0, kinesis_records - checkpointed):,}")
+    for flow, count in candle_rows(deployment, getattr(stack, "webhook", None)):
+        table.add_row(flow, count)
     if hoses:
         table.add_row("Firehose: records delivered to S3", f"{sum(h['delivered'] for h in hoses):,}")
         table.add_row("Firehose: processing failed → errors/", f"{sum(h['failed'] for h in hoses):,}")
@@ -215,11 +218,15 @@ def run_demo(duration: float, rate: float, invalid_fraction: float, seed: int | 
     # stream; here it would tear the live view, so it goes to os.devnull and the console keeps the terminal.
     with open(os.devnull, "w") as function_output, contextlib.redirect_stdout(function_output):
         with console.status("starting the local stack (moto, template resources, mappings, Firehose, API)"):
-            stack = LocalStack(api_port=api_port, moto_port=aws_port, state_file=None).start()
+            stack = LocalStack(api_port=api_port, moto_port=aws_port, state_file=None,
+                               parameter_overrides={"CandleWindowSeconds": DEMO_CANDLE_WINDOW_SECONDS}).start()
+            stack.webhook = start_webhook(stack.deployment)
         try:
             return _show_and_reconcile(console, stack, duration, rate, invalid_fraction, seed)
         finally:
             stack.stop()
+            if stack.webhook is not None:
+                stack.webhook.stop()
 
 
 def _show_and_reconcile(console: Any, stack: Any, duration: float, rate: float, invalid_fraction: float,

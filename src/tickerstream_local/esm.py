@@ -185,6 +185,7 @@ class EventSourceMapping:
                 fetched += shard.fetch(eager=flush)
                 while not self._past_deadline() and (batch := shard.ready_batch(flush)):
                     self._process_batch(shard, batch)
+            self.close_ended_windows()
         return fetched
 
     def drain(self, timeout: float = 60.0) -> None:
@@ -235,6 +236,8 @@ class EventSourceMapping:
                 return
             start = window_of(group[0])
             following = groups[number + 1][0] if number + 1 < len(groups) else (shard.pending[0] if shard.pending else None)
+            if shard.window_start is not None and shard.window_start < start:
+                self._close_window(shard)  # its last batch ran before its end: Lambda closes it at the end
             if shard.window_start != start:
                 shard.window_start, shard.window_state = start, {}
             shard.window_closing = (following is not None and window_of(following) > start) or self.clock() >= start + size
@@ -244,6 +247,30 @@ class EventSourceMapping:
                 return
             if shard.window_closing:
                 shard.window_state = {}
+
+    def _close_window(self, shard: ShardPoller) -> None:
+        """The final invoke of a window whose records were all processed before it ended, made when its
+        time is up or the shard's next record is of a later window (Lambda sends it with no records)."""
+        if shard.window_start is None or not shard.window_state:
+            return
+        shard.window_closing = True
+        attempts = self.settings.max_retries + 1 if self.settings.max_retries >= 0 else 3
+        for _ in range(max(1, attempts)):
+            try:
+                self._invoke(shard, [])
+                break
+            except Exception:  # noqa: BLE001 - a failed final invoke is retried, as Lambda retries it
+                self.stats.function_errors += 1
+        shard.window_state = {}
+
+    def close_ended_windows(self) -> None:
+        """Close every shard's window whose time is up and that has no records waiting."""
+        size = self.settings.tumbling_window
+        if not size:
+            return
+        for shard in self.shards:
+            if not shard.pending and shard.window_start is not None and self.clock() >= shard.window_start + size:
+                self._close_window(shard)
 
     def _process(self, shard: ShardPoller, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Invoke for `records` with Lambda's error handling; return those left unprocessed at a deadline."""

@@ -90,7 +90,7 @@ def privilege_problems(template: dict) -> list[str]:
 
 
 def test_no_function_role_has_a_managed_policy_or_reaches_beyond_this_stack():
-    assert len(FUNCTIONS) == 8
+    assert len(FUNCTIONS) == 9
     assert privilege_problems(CFN) == []
 
 
@@ -141,6 +141,16 @@ def test_what_each_function_may_do_beyond_logging():
             **{a: {"QuotesTableKey"} for a in ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")},
             "sqs:SendMessage": {"QuarantineQueue", "FailedBatchesQueue"},
         },
+        "CandleAggregator": {
+            **{a: {"QuoteStream"} for a in ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+                                           "kinesis:GetShardIterator", "kinesis:ListShards")},
+            **{a: {"CandlesTable"} for a in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem")},
+            "kms:Decrypt": {"QuotesTableKey", "AlertsKey"}, "kms:GenerateDataKey": {"QuotesTableKey", "AlertsKey"},
+            "kms:DescribeKey": {"QuotesTableKey"}, "kms:Encrypt": {"QuotesTableKey"},
+            "sns:Publish": {"AlertsTopic"},
+            "secretsmanager:GetSecretValue": {"AlertWebhookSecret"},
+            "sqs:SendMessage": {"FailedBatchesQueue"},
+        },
         "ApiIngest": {"kinesis:PutRecord": {"QuoteStream"}, "kinesis:PutRecords": {"QuoteStream"}},
         "ApiQuery": {"dynamodb:GetItem": {"QuotesTable"}, "dynamodb:Query": {"QuotesTable", "CandlesTable"},
                      "kms:Decrypt": {"QuotesTableKey"}, "kms:DescribeKey": {"QuotesTableKey"}},
@@ -162,6 +172,21 @@ def test_the_query_grants_are_the_one_index_and_the_candles_table():
                  if "dynamodb:Query" in as_list(statement["Action"])]
     assert sorted(resources, key=str) == sorted([{"Fn::Sub": "${QuotesTable.Arn}/index/BySector"},
                                                  {"Fn::GetAtt": ["CandlesTable", "Arn"]}], key=str)
+
+
+def test_candle_aggregator_uses_keys_only_through_their_services():
+    """The tables' key through DynamoDB; the alerts key through SNS (publish) and Secrets Manager (the secret)."""
+    expected = {
+        "QuotesTableKey": {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"},
+        "AlertsKey": [{"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}, {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}],
+    }
+    seen = set()
+    for statement in statements_of(CFN, role_of(CFN, "CandleAggregator")):
+        if any(a.startswith("kms:") for a in as_list(statement["Action"])):
+            (key,) = refs_in(statement["Resource"])
+            assert statement["Condition"] == {"StringEquals": {"kms:ViaService": expected[key]}}
+            seen.add(key)
+    assert seen == set(expected)
 
 
 def test_every_star_resource_in_the_template_says_why():
