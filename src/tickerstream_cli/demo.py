@@ -135,12 +135,31 @@ def reconcile(report: ProduceReport, stack: Any) -> Reconciliation:
         result.add("no record twice in the lake", len(set(positions)) == len(positions), f"{len(set(positions))} distinct records")
         failed = sum(len(body.splitlines()) for body in lake_objects(deployment, error_prefix))
         result.add("invalid records under errors/", failed == report.invalid_sent, f"{failed} error records under {error_prefix}")
+    if "CandlesTable" in deployment.physical and "LakeBucket" in deployment.physical:
+        closed, differences = reconcile_closed_candles(deployment)
+        result.add("candles: lake (DuckDB) = CandlesTable for every closed window", not differences,
+                   f"{closed} candles compared" if not differences else "; ".join(map(str, differences[:3])))
     if stack.info.get("machine_client_id") and stack.info.get("api_url"):
         prices = latest_prices_via_api(stack.info, sorted(report.last_quotes))
         wrong = [t for t, q in report.last_quotes.items() if prices.get(t) != q["price"]]
         result.add("API: latest price per ticker = last produced", not wrong,
                    f"{len(prices) - len(wrong)}/{len(prices)} tickers via GET /quotes/{{ticker}}")
     return result
+
+
+def reconcile_closed_candles(deployment: Any) -> tuple[int, list[Any]]:
+    """Candles recomputed from the lake against CandlesTable, for the windows that are surely closed: those
+    that ended a window's length before now (a shard's last window closes when its time is up)."""
+    import datetime as dt
+
+    from tickerstream_cli.demo_candles import candle_items
+    from tickerstream_local.lake_candles import reconcile_deployment
+
+    window = int(deployment.ctx.parameters["CandleWindowSeconds"])
+    closed_before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=window + 1)
+    stamp = closed_before.strftime("%Y-%m-%dT%H:%M:%SZ")
+    closed = sum(1 for item in candle_items(deployment) if item["window_end"] <= stamp)
+    return closed, reconcile_deployment(deployment, closed_before=closed_before)
 
 
 # -- the live view --------------------------------------------------------------------------------

@@ -83,3 +83,23 @@ def test_the_mapping_runs_with_the_template_window(run):
     mapping = stack.mapping("CandleAggregator")
     assert mapping.settings.tumbling_window == WINDOW_SECONDS
     assert mapping.stats.function_errors == mapping.stats.partial_failures == mapping.stats.records_discarded == 0
+
+
+def test_make_demo_reconciliation_finds_the_lake_and_the_table_agree_and_sees_a_changed_candle(run):
+    """`make demo`'s candle line: candles recomputed from the lake with DuckDB equal CandlesTable for every
+    closed window, and a candle changed in the table is reported."""
+    from tickerstream_cli.demo import reconcile_closed_candles
+
+    stack, _, _, window_start = run
+    time.sleep(max(0.0, window_start + 2 * WINDOW_SECONDS + 1.2 - time.time()))  # the first window is closed
+    closed, differences = reconcile_closed_candles(stack.deployment)
+    assert differences == [] and closed >= 2
+    dynamodb, table = stack.deployment.client("dynamodb"), stack.deployment.physical["CandlesTable"]
+    key = {"ticker": {"S": "AAPL"}, "window_start": {"S": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(window_start))}}
+    original = dynamodb.get_item(TableName=table, Key=key)["Item"]
+    dynamodb.put_item(TableName=table, Item={**original, "close": {"N": "106.5"}})
+    try:
+        _, differences = reconcile_closed_candles(stack.deployment)
+        assert [(d.ticker, d.kind, d.fields["close"]) for d in differences] == [("AAPL", "different", (107, 106.5))]
+    finally:
+        dynamodb.put_item(TableName=table, Item=original)
