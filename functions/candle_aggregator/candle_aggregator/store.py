@@ -234,21 +234,14 @@ class CandleStore:
 
     def mark_alerted(self, ticker: str, window_start: str, direction: str, now_iso: str) -> bool:
         """Record that the window's alert was published; False if another delivery recorded it first."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"ticker": {"S": ticker}, "window_start": {"S": window_start}},
-                UpdateExpression="SET alerted_at = :t, alert_direction = :d",
-                ConditionExpression="attribute_exists(ticker) AND attribute_not_exists(alerted_at)",
-                ExpressionAttributeValues={":t": {"S": now_iso}, ":d": {"S": direction}},
-            )
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise WriteNotDurable(_describe(exc)) from exc
-        except BotoCoreError as exc:
-            raise WriteNotDurable(f"{type(exc).__name__}: {exc}") from exc
+        return self._conditionally(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"ticker": {"S": ticker}, "window_start": {"S": window_start}},
+            UpdateExpression="SET alerted_at = :t, alert_direction = :d",
+            ConditionExpression="attribute_exists(ticker) AND attribute_not_exists(alerted_at)",
+            ExpressionAttributeValues={":t": {"S": now_iso}, ":d": {"S": direction}},
+        )
 
     def _get(self, ticker: str, window_start: str) -> dict[str, Any] | None:
         try:
@@ -269,8 +262,13 @@ class CandleStore:
             request["ExpressionAttributeValues"] = values
         if names:
             request["ExpressionAttributeNames"] = names
+        return self._conditionally(self._client.put_item, **request)
+
+    @staticmethod
+    def _conditionally(call: Callable[..., Any], **request: Any) -> bool:
+        """A conditional write: True if made, False if its condition failed; any other failure is not durable."""
         try:
-            self._client.put_item(**request)
+            call(**request)
             return True
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
