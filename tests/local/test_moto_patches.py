@@ -144,3 +144,16 @@ def test_a_condition_expression_sent_again_with_other_values_is_evaluated_with_t
                 dynamodb.put_item(**request)
     item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "c"}, "sk": {"S": "A"}})["Item"]
     assert item["v"] == {"N": "9"}
+
+
+def test_the_same_condition_with_the_same_values_is_judged_on_the_item_as_it_is_now(dynamodb):
+    # The parsed condition is reused (same expression, names and values); its verdict must not be.
+    put = _put("once", 1, condition="attribute_not_exists(pk) OR v < :bound")
+    put["Put"]["ExpressionAttributeValues"] = {":bound": {"N": "1"}}
+    dynamodb.transact_write_items(TransactItems=[put])
+    with pytest.raises(ClientError) as caught:
+        dynamodb.transact_write_items(TransactItems=[copy.deepcopy(put)])
+    assert [r["Code"] for r in caught.value.response["CancellationReasons"]] == ["ConditionalCheckFailed"]
+    dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "once"}, "sk": {"S": "A"}})
+    dynamodb.transact_write_items(TransactItems=[copy.deepcopy(put)])
+    assert _all(dynamodb)["once"]["v"] == {"N": "1"}
