@@ -60,6 +60,7 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = _serialised(transact_write_items)
     _install_dynamodb_costs()
     _install_kinesis()
+    _install_sqs()
     _INSTALLED = True
 
 
@@ -310,8 +311,36 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
         raise TransactionCanceledException(errors)
 
 
+def _install_sqs() -> None:
+    """moto's queue counts read the clock once per message, and SendMessage asks for every attribute
+    (counts included) of the queue: a send cost grew with the messages waiting. One reading of the
+    clock per count, with moto's comparisons, keeps each count a plain pass over the messages."""
+    from moto.sqs import models
+    from moto.sqs.models import Queue
+
+    def clock() -> float:
+        return models.unix_time_millis()  # the module's own, as moto's Message reads it
+
+    def ready(queue: Any, now: float) -> list[Any]:
+        return [m for m in queue._messages if now > m.visible_at and not now < m.delayed_until]
+
+    for name in ("messages", "approximate_number_of_messages", "approximate_number_of_messages_delayed",
+                 "approximate_number_of_messages_not_visible"):
+        SHIPPED[f"Queue.{name}"] = getattr(Queue, name)
+    Queue.messages = property(lambda self: ready(self, clock()))
+    Queue.approximate_number_of_messages = property(lambda self: len(ready(self, clock())))
+    Queue.approximate_number_of_messages_delayed = property(
+        lambda self: (lambda now: sum(now < m.delayed_until for m in self._messages))(clock()))
+    Queue.approximate_number_of_messages_not_visible = property(
+        lambda self: (lambda now: sum(not now > m.visible_at for m in self._messages))(clock()))
+
+
 def main(argv: list[str] | None = None) -> None:
     install()
+    # The local stack discards the server's output: logging every request is work for nothing.
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from moto.server import main as moto_main
 
     moto_main(argv)
