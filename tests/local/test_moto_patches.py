@@ -184,3 +184,60 @@ def test_queue_counts_agree_with_motos_own_and_read_the_clock_once(aws, monkeypa
     real = moto_utils.unix_time_millis
     monkeypatch.setattr(sqs_models, "unix_time_millis", lambda *a: reads.append(1) or real(*a))
     assert queue.approximate_number_of_messages == 2 and len(reads) == 1
+
+
+# -- TransactWriteItems read with json.loads: exactly what moto's model-driven parser gives ------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_names = st.text("abcdefgh_#", min_size=1, max_size=6)
+_scalars = st.one_of(st.builds(lambda s: {"S": s}, st.text(max_size=20)),
+                     st.builds(lambda n: {"N": str(n)}, st.decimals(allow_nan=False, allow_infinity=False, places=3)),
+                     st.builds(lambda b: {"BOOL": b}, st.booleans()), st.just({"NULL": True}),
+                     st.builds(lambda ss: {"SS": ss}, st.lists(st.text(max_size=5), min_size=1, max_size=3, unique=True)))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.builds(lambda m: {"M": m}, st.dictionaries(_names, inner, max_size=3)),
+    st.builds(lambda items: {"L": items}, st.lists(inner, max_size=3))), max_leaves=8)
+_items = st.dictionaries(_names, _values, min_size=1, max_size=4)
+_action = st.one_of(
+    st.builds(lambda item, cond: {"Put": {"TableName": "t", "Item": item, **cond}}, _items,
+              st.just({}) | st.just({"ConditionExpression": "attribute_not_exists(pk)"})),
+    st.builds(lambda key, values: {"Update": {"TableName": "t", "Key": key, "UpdateExpression": "SET a = :v",
+                                              "ExpressionAttributeValues": values}},
+              _items, st.dictionaries(st.just(":v"), _values, min_size=1)),
+    st.builds(lambda key: {"Delete": {"TableName": "t", "Key": key, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}, _items))
+
+
+@settings(max_examples=200, deadline=None)
+@given(actions=st.lists(_action, min_size=1, max_size=5), token=st.none() | st.text("abc123", min_size=1, max_size=8))
+def test_a_transaction_without_blobs_is_read_as_motos_parser_reads_it(actions, token):
+    import json as _json
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    from tickerstream_local.moto_patches import SHIPPED
+
+    install()
+    body = {"TransactItems": actions, **({"ClientRequestToken": token} if token else {})}
+
+    class Request:
+        data = _json.dumps(body).encode()
+        method, values, headers, path, content_type = "POST", {}, {}, "/", "application/x-amz-json-1.0"
+
+    ours, theirs = DynamoHandler(), DynamoHandler()
+    for handler in (ours, theirs):
+        handler._get_action = lambda: "TransactWriteItems"
+        handler.uri_match = None
+    ours.parse_parameters(Request())
+    SHIPPED["DynamoHandler.parse_parameters"](theirs, Request())
+    assert ours.params == theirs.params
+
+
+def test_a_transaction_with_a_binary_value_takes_motos_parser(aws):
+    install()
+    client = aws.client("dynamodb")
+    client.create_table(TableName="blobs", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    client.transact_write_items(TransactItems=[{"Put": {"TableName": "blobs", "Item": {"pk": {"S": "k"}, "b": {"B": b"\x00\xff"}}}}])
+    assert client.get_item(TableName="blobs", Key={"pk": {"S": "k"}})["Item"]["b"] == {"B": b"\x00\xff"}
