@@ -11,10 +11,10 @@ write. Writes here take one lock per process, as DynamoDB serialises writes to a
 
 Two more of moto's DynamoDB costs grow with what is written rather than with the work: an item's
 400 KB check re-measures every attribute before adding each next one (quadratic in its attributes),
-every condition expression is tokenised afresh although a writer sends the same few expressions
-with new values, and a transaction's conditions are parsed twice (to validate, then to apply). Here
-an item is measured once, the tokens of an expression are kept (its values and names are still
-substituted on every call), and a condition's tree is reused for the same names and values.
+every condition expression is tokenised and parsed afresh although a writer sends the same few
+expressions with new values (and a transaction's conditions are parsed twice, to validate, then to
+apply). Here an item is measured once, and an expression is parsed once per set of names and value
+placeholders: each call gets a copy of that tree with its own values.
 
 moto 5.2's Kinesis ``GetRecords`` walks the shard from its first record on every call, and finding the
 last sequence number on every put copies the shard's keys: reading a shard gets slower with every
@@ -36,7 +36,6 @@ import calendar
 import copy
 import functools
 import json
-import re
 import sys
 import threading
 from collections import deque
@@ -69,71 +68,20 @@ def _install_dynamodb_costs() -> None:
     from moto.dynamodb import comparisons
     from moto.dynamodb.models.dynamo_type import Item
 
+    from tickerstream_local.moto_requests import plain_json_parameters, remembered_parse, remembered_tokens
+
     parser = comparisons.ConditionExpressionParser
     SHIPPED["ConditionExpressionParser._lex_condition_expression"] = parser._lex_condition_expression
-    parser._lex_condition_expression = lambda self: deque(_condition_tokens(self.condition_expression))
+    tokens = remembered_tokens(parser._lex_condition_expression)
+    parser._lex_condition_expression = lambda self: deque(tokens(self.condition_expression))
     SHIPPED["ConditionExpressionParser.parse"] = parser.parse
-    parser.parse = _remembered_parse(parser.parse)
+    parser.parse = remembered_parse(parser.parse)
     SHIPPED["Item.__init__"] = Item.__init__
     Item.__init__ = _item_init
     from moto.dynamodb.responses import DynamoHandler
 
     SHIPPED["DynamoHandler.parse_parameters"] = DynamoHandler.parse_parameters
-    DynamoHandler.parse_parameters = _plain_json_parameters(DynamoHandler.parse_parameters)
-
-
-_BLOB_MEMBER = re.compile(rb'"BS?"\s*:')
-
-
-def _plain_json_parameters(parse_parameters: Any) -> Any:
-    """moto reads every request by walking botocore's model of it, member by member (a fifth of a
-    100-action transaction's cost). For a TransactWriteItems with no binary attribute values that walk
-    only copies what ``json.loads`` already gives (strings, numbers, maps, lists), so read it that way;
-    anything that may hold a blob (``B``/``BS``, which the model decodes from base64) takes moto's path."""
-
-    @functools.wraps(parse_parameters)
-    def parse(self: Any, request: Any) -> None:
-        if self._get_action() == "TransactWriteItems" and not _BLOB_MEMBER.search(request.data or b""):
-            self.params = json.loads(request.data)
-            return
-        parse_parameters(self, request)
-
-    return parse
-
-
-def _remembered_parse(parse: Any) -> Any:
-    """moto parses a transaction's condition twice, to validate the request and again to apply it, with
-    the same names and values: the second time gets the first's tree (a tree is only read afterwards)."""
-    recent: dict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = {}
-
-    @functools.wraps(parse)
-    def remembered(self: Any) -> Any:
-        if not self.condition_expression:
-            return parse(self)
-        key = (self.condition_expression, json.dumps(self.expression_attribute_names, sort_keys=True),
-               json.dumps(self.expression_attribute_values, sort_keys=True))
-        found = recent.get(key)
-        if found is None:
-            op = parse(self)
-            found = (op, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
-            if len(recent) >= 4096:
-                recent.clear()
-            recent[key] = found
-        else:
-            self.expr_attr_names_found.extend(found[1])
-            self.expr_attr_values_found.extend(found[2])
-        return found[0]
-
-    return remembered
-
-
-@functools.lru_cache(maxsize=1024)
-def _condition_tokens(expression: str) -> tuple[Any, ...]:
-    """moto's tokens of a condition expression (immutable named tuples; names and values come later)."""
-    from moto.dynamodb.comparisons import ConditionExpressionParser
-
-    lex = SHIPPED["ConditionExpressionParser._lex_condition_expression"]
-    return tuple(lex(ConditionExpressionParser(expression, {}, {})))
+    DynamoHandler.parse_parameters = plain_json_parameters(DynamoHandler.parse_parameters)
 
 
 def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:

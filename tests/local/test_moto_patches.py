@@ -241,3 +241,49 @@ def test_a_transaction_with_a_binary_value_takes_motos_parser(aws):
                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
     client.transact_write_items(TransactItems=[{"Put": {"TableName": "blobs", "Item": {"pk": {"S": "k"}, "b": {"B": b"\x00\xff"}}}}])
     assert client.get_item(TableName="blobs", Key={"pk": {"S": "k"}})["Item"]["b"] == {"B": b"\x00\xff"}
+
+
+# -- conditions parsed once per expression, values put in per call: the same verdicts as moto's parse --
+
+_paths = st.sampled_from(["a", "b", "#n", "a.x"])
+_placeholders = st.sampled_from([":v1", ":v2", ":v3"])
+_operands = st.one_of(_paths, _placeholders)
+_conditions = st.recursive(
+    st.one_of(
+        st.builds(lambda l, op, r: f"{l} {op} {r}", _operands, st.sampled_from(["=", "<>", "<", "<=", ">", ">="]), _operands),
+        st.builds("attribute_exists({})".format, _paths), st.builds("attribute_not_exists({})".format, _paths),
+        st.builds("begins_with({}, {})".format, _paths, _placeholders), st.builds("contains({}, {})".format, _paths, _placeholders),
+        st.builds("{} BETWEEN {} AND {}".format, _paths, _placeholders, _placeholders),
+        st.builds("{} IN ({}, {})".format, _paths, _placeholders, _placeholders),
+        st.builds("size({}) > {}".format, _paths, _placeholders)),
+    lambda inner: st.one_of(st.builds("{} AND {}".format, inner, inner), st.builds("{} OR {}".format, inner, inner),
+                            st.builds("NOT {}".format, inner), st.builds("({})".format, inner)),
+    max_leaves=5)
+_plain_values = st.one_of(st.builds(lambda s: {"S": s}, st.text("ab", max_size=3)), st.builds(lambda n: {"N": str(n)}, st.integers(0, 9)))
+_stored = st.dictionaries(st.sampled_from(["a", "b", "c"]), st.one_of(_plain_values, st.builds(lambda m: {"M": m}, st.dictionaries(st.just("x"), _plain_values))))
+
+
+def _verdict(parse, expression, values, attrs):
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    parser = ConditionExpressionParser(expression, {"#n": "c"}, values)
+    try:
+        tree = parse(parser)
+        return ("verdict", tree.expr(Item(DynamoType({"S": "k"}), None, attrs)), sorted(parser.expr_attr_values_found))
+    except Exception as exc:  # noqa: BLE001 - the error itself is what must agree
+        return ("error", type(exc).__name__)
+
+
+@settings(max_examples=400, deadline=None)
+@given(expression=_conditions, calls=st.lists(st.tuples(st.fixed_dictionaries({":v1": _plain_values, ":v2": _plain_values, ":v3": _plain_values}), _stored),
+                                              min_size=1, max_size=4))
+def test_a_condition_reused_with_new_values_judges_as_a_fresh_parse(expression, calls):
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    from tickerstream_local.moto_patches import SHIPPED
+
+    install()
+    for values, attrs in calls:  # the first call makes the tree, the next ones reuse it
+        assert _verdict(ConditionExpressionParser.parse, expression, values, attrs) == \
+            _verdict(SHIPPED["ConditionExpressionParser.parse"], expression, values, attrs)
