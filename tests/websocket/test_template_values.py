@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tickerstream_local.intrinsics import Context, resolve
-from tickerstream_local.template import parameter_defaults, sam_template
+from tickerstream_local.template import parameter_values, sam_template
 
 from .conftest import environment
 
@@ -17,13 +15,10 @@ def test_ws_connections_knows_the_lake_sectors_as_cloudformation_passes_them():
     assert environment("WsConnections")["BOARD_SECTORS"].split(",") == SECTORS
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tickerstream_local.intrinsics resolves Ref to a CommaDelimitedList parameter as its default string, and "
-    "Fn::Join then joins its characters ('E,N,E,R,G,Y,,,F,...'); fix: in resolve()'s Fn::Join, split a str "
-    "items value on ',' (or give Context CommaDelimitedList values as lists). Until then the local stack's "
-    "WsConnections knows no sector."))
 def test_the_local_stack_resolves_the_sector_list_the_same_way():
-    ctx = Context(parameters=parameter_defaults(TEMPLATE), conditions=TEMPLATE.get("Conditions", {}))
+    """The local stack's parameters (tickerstream_local.template.parameter_values) give Ref a CommaDelimitedList
+    as a list; before, Fn::Join joined the default string's characters and WsConnections knew no sector."""
+    ctx = Context(parameters=parameter_values(TEMPLATE), conditions=TEMPLATE.get("Conditions", {}))
     variables = TEMPLATE["Resources"]["WsConnections"]["Properties"]["Environment"]["Variables"]
     assert resolve(variables["BOARD_SECTORS"], ctx).split(",") == SECTORS
 
