@@ -14,9 +14,7 @@ import pytest
 from tickerstream_local.functions import LocalContext, load_function
 from tickerstream_local.intrinsics import Context
 from tickerstream_local.stack import template_environment
-from tickerstream_local.template import parameter_values, sam_template
-
-from tickerstream_local.template import REPO_ROOT  # noqa: E402
+from tickerstream_local.template import REPO_ROOT, parameter_values, sam_template
 
 # The functions' own packages, importable for unit and property tests (as Lambda puts CodeUri on the path).
 for _code in ("ws_authorizer", "ws_connections", "board_fanout"):
