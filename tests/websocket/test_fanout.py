@@ -194,3 +194,16 @@ def test_with_no_map_ever_read_a_batch_pushes_nothing_and_counts_every_topic_una
     assert fake.posts == []
     metrics = _metrics(capsys.readouterr().out)
     assert (metrics["SubscriberLookupErrors"], metrics["TopicsUnanswered"]) == (1, 2)
+
+
+def test_a_client_that_reconnected_gets_the_batch_its_cached_old_connection_missed(routes, fanout, dynamodb):
+    """The lookup cache still names the old connection; its 410 makes the batch look the topic up again."""
+    subscribe(routes, "old", tickers=["QXZ"])
+    fake = FakeConnections()
+    run(fanout, [kinesis_record(1, quote("QXZ", 1.0))], fake)  # caches TICKER#QXZ -> {old}
+    routes.handler({"requestContext": {"routeKey": "$disconnect", "connectionId": "old"}}, context("WsConnections"))
+    subscribe(routes, "new", tickers=["QXZ"])  # the same client, reconnected within the cache's lifetime
+    fake.gone.add("old")
+    assert run(fanout, [kinesis_record(2, quote("QXZ", 2.0))], fake) == {"batchItemFailures": []}
+    assert [m["quote"]["price"] for m in fake.received("new")] == [2.0]
+    assert [m["quote"]["price"] for m in fake.received("old")] == [1.0]

@@ -49,6 +49,17 @@ class SubscriberIndex:
             return {}
         return {topic: self._map.get(topic, EMPTY) for topic in dict.fromkeys(topics)}
 
+    def invalidate(self, topics: Iterable[str]) -> None:
+        """Drop cached lookups, so the next lookup of these topics queries the index again."""
+        for topic in topics:
+            self._cache.pop(topic, None)
+
+    def invalidate(self, topics: Iterable[str]) -> None:
+        """The map is out of date for these topics (one of their connections is gone): the next lookup
+        reads it again."""
+        if any(True for _ in topics):
+            self._read_at = float("-inf")
+
     def forget(self, connection_ids: set[str]) -> None:
         """Drop gone connections from the map until the next refresh reads the table again."""
         if self._map is None:
