@@ -1,5 +1,5 @@
 """BoardFanout handler: a QuoteStream batch (latest quote per ticker) or a CandlesTable stream batch
-(written candles) -> subscribers (ByTopic index) -> pushes through @connections.
+(written candles) -> subscribers (the Subscriptions index's map) -> pushes through @connections.
 
 It never fails a batch because of clients: slow or gone clients cost pushes, never stream progress;
 invalid records are skipped and counted (QuoteProcessor quarantines them). Each batch stops pushing
@@ -40,9 +40,9 @@ SAFETY_SECONDS = 2.0
 _dynamodb = boto3.client("dynamodb", config=Config(retries={"max_attempts": 2, "mode": "standard"},
                                                    connect_timeout=1, read_timeout=2, max_pool_connections=16))
 index = SubscriberIndex(
-    _dynamodb, TABLE, os.environ.get("CONNECTIONS_TOPIC_INDEX", "ByTopic"),
+    _dynamodb, TABLE, os.environ.get("CONNECTIONS_SUBSCRIPTIONS_INDEX", "Subscriptions"),
+    shards=int(os.environ.get("SUBSCRIPTION_SHARDS", "10")),
     ttl_seconds=float(os.environ.get("SUBSCRIBER_CACHE_SECONDS", "2")),
-    max_topics=int(os.environ.get("SUBSCRIBER_CACHE_TOPICS", "5000")),
 )
 pusher = Pusher(management_poster(os.environ.get("CONNECTIONS_URL", ""), PUSH_TIMEOUT_SECONDS, PUSH_CONCURRENCY), PUSH_CONCURRENCY)
 

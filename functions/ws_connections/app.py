@@ -32,6 +32,7 @@ settings = routes.Settings(
 store = ConnectionStore(
     boto3.client("dynamodb", config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=3)),
     os.environ["CONNECTIONS_TABLE"],
+    shards=int(os.environ.get("SUBSCRIPTION_SHARDS", "10")),
 )
 
 

@@ -252,12 +252,12 @@ def test_quotes_table_uses_its_own_key_and_the_key_rotates():
         assert RESOURCES[key]["Properties"]["EnableKeyRotation"] is True
 
 
-def test_board_fanout_queries_only_the_topic_index_and_manages_only_its_stages_connections():
+def test_board_fanout_queries_only_the_subscriptions_index_and_manages_only_its_stages_connections():
     """No Query on ConnectionsTable itself (that would allow reading every connection's items), and
     @connections only on this API's stage, for POST and DELETE."""
     statements = statements_of(CFN, role_of(CFN, "BoardFanout"))
     (query,) = [s["Resource"] for s in statements if "dynamodb:Query" in as_list(s["Action"])]
-    assert query == {"Fn::Sub": "${ConnectionsTable.Arn}/index/ByTopic"}
+    assert query == {"Fn::Sub": "${ConnectionsTable.Arn}/index/Subscriptions"}
     (manage,) = [s["Resource"] for s in statements if "execute-api:ManageConnections" in as_list(s["Action"])]
     prefix = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${Stage}"
     assert sorted(r["Fn::Sub"] for r in manage) == [f"{prefix}/DELETE/@connections/*", f"{prefix}/POST/@connections/*"]

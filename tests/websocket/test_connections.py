@@ -9,7 +9,7 @@ import pytest
 
 from tickerstream_local.template import parameter_defaults
 
-from .conftest import TABLE, context, items, load
+from .conftest import TABLE, context, environment, items, load
 
 SECTORS = parameter_defaults()["LakeSectors"].split(",")
 MOST = int(parameter_defaults()["BoardMaxSubscriptions"])
@@ -175,3 +175,20 @@ def test_concurrent_changes_do_not_lose_a_subscription(routes, dynamodb):
         store.subscriptions = real
     assert answer == {"type": "subscribed", "tickers": ["OTHER", "QXZ"], "sectors": []}
     assert calls["n"] == 2
+
+
+def test_the_subscriptions_index_read_shard_by_shard_holds_every_subscription_once(routes, dynamodb):
+    wanted = {"c1": (["QXZ", "ABC"], ["ENERGY"]), "c2": (["QXZ"], []), "c3": ([], ["HEALTHCARE", "ENERGY"])}
+    for connection_id, (tickers, sectors) in wanted.items():
+        connect(routes, connection_id)
+        assert reply(call(routes, "subscribe", connection_id, body={"action": "subscribe", "tickers": tickers,
+                                                                  "sectors": sectors}))["type"] == "subscribed"
+    shards = int(environment("WsConnections")["SUBSCRIPTION_SHARDS"])
+    read = []
+    for shard in range(shards):
+        found = dynamodb.query(TableName=TABLE, IndexName="Subscriptions", KeyConditionExpression="subscription_shard = :s",
+                               ExpressionAttributeValues={":s": {"S": str(shard)}})["Items"]
+        read += [(item["connection_id"]["S"], item["subscribed_topic"]["S"]) for item in found]
+    expected = [(c, f"TICKER#{t}") for c, (ts, _) in wanted.items() for t in ts] + \
+               [(c, f"SECTOR#{s}") for c, (_, ss) in wanted.items() for s in ss]
+    assert sorted(read) == sorted(expected)

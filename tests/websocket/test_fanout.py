@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from .conftest import TABLE, context, items, load
+from .conftest import TABLE, context, environment, items, load
 from .fanout_support import (FakeConnections, candle_record, kinesis_record, kpl_record, quote, subscribe)
 
 
@@ -126,14 +126,16 @@ def test_connections_past_their_lifetime_are_not_pushed_to(routes, fanout, dynam
     assert fake.posts == []
 
 
-def test_subscriber_lookups_are_cached_briefly(routes, fanout, capsys):
+def test_the_subscriptions_map_costs_a_query_per_shard_however_many_tickers_a_batch_names(routes, fanout, capsys):
     subscribe(routes, "c1", tickers=["QXZ"])
     fake = FakeConnections()
-    run(fanout, [kinesis_record(1, quote("QXZ", 1.0))], fake)
-    run(fanout, [kinesis_record(2, quote("QXZ", 2.0))], fake)
+    market = [kinesis_record(i, quote(f"T{i:03d}", 1.0)) for i in range(1, 400)]
+    run(fanout, [kinesis_record(1000, quote("QXZ", 1.0)), *market], fake)
+    run(fanout, [kinesis_record(1001, quote("QXZ", 2.0))], fake)
     queries = [m["SubscriberQueries"] for m in _all_metrics(capsys.readouterr().out) if "SubscriberQueries" in m]
-    assert queries == [2, 0]  # TICKER#QXZ and SECTOR#HEALTHCARE once, then from the cache
-    assert len(fake.posts) == 2
+    shards = int(environment("BoardFanout")["SUBSCRIPTION_SHARDS"])
+    assert queries == [shards, 0]  # the whole map once (not a Query per ticker), then from the cache
+    assert [m["quote"]["price"] for m in fake.received("c1")] == [1.0, 2.0]
 
 
 def test_written_candles_go_to_ticker_and_sector_subscribers(routes, fanout):
@@ -171,15 +173,27 @@ def _metrics(out: str) -> dict:
     return metrics
 
 
-def test_a_failed_lookup_costs_that_topics_pushes_only(routes, fanout, capsys):
+def test_a_failed_refresh_keeps_the_subscribers_known_before_and_never_fails_the_batch(routes, fanout, capsys):
     subscribe(routes, "c1", tickers=["QXZ"], sectors=["ENERGY"])
-    real = fanout.index._query
-    fanout.index._query = lambda topic: (_ for _ in ()).throw(RuntimeError("throttled")) if topic == "TICKER#QXZ" else real(topic)
     fake = FakeConnections()
-    assert run(fanout, [kinesis_record(1, quote("QXZ", 1.0)), kinesis_record(2, quote("XOM", 2.0, "ENERGY"))], fake) == {"batchItemFailures": []}
-    assert [m["quote"]["ticker_symbol"] for m in fake.received("c1")] == ["XOM"]
+    assert run(fanout, [kinesis_record(1, quote("QXZ", 1.0))], fake) == {"batchItemFailures": []}
+    real = fanout.index._read_shard
+    fanout.index._read_shard = lambda shard: (_ for _ in ()).throw(RuntimeError("throttled")) if shard == "0" else real(shard)
+    fanout.index._read_at -= 60  # the map is stale: the next batch tries to read it again, and fails
+    assert run(fanout, [kinesis_record(2, quote("XOM", 2.0, "ENERGY"))], fake) == {"batchItemFailures": []}
+    assert [m["quote"]["ticker_symbol"] for m in fake.received("c1")] == ["QXZ", "XOM"]
+    metrics = [m for m in _all_metrics(capsys.readouterr().out) if "PushesSent" in m][-1]
+    assert (metrics["SubscriberLookupErrors"], metrics["TopicsUnanswered"]) == (1, 0)
+
+
+def test_with_no_map_ever_read_a_batch_pushes_nothing_and_counts_every_topic_unanswered(routes, fanout, capsys):
+    subscribe(routes, "c1", tickers=["QXZ"])
+    fanout.index._read_shard = lambda shard: (_ for _ in ()).throw(RuntimeError("throttled"))
+    fake = FakeConnections()
+    assert run(fanout, [kinesis_record(1, quote("QXZ", 1.0))], fake) == {"batchItemFailures": []}
+    assert fake.posts == []
     metrics = _metrics(capsys.readouterr().out)
-    assert (metrics["SubscriberLookupErrors"], metrics["TopicsUnanswered"]) == (1, 1)
+    assert (metrics["SubscriberLookupErrors"], metrics["TopicsUnanswered"]) == (1, 2)
 
 
 def test_a_client_that_reconnected_gets_the_batch_its_cached_old_connection_missed(routes, fanout, dynamodb):

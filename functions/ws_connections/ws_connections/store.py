@@ -7,6 +7,7 @@ subscription items the ByTopic index serves to BoardFanout.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +38,17 @@ class Subscriptions:
         return len(self.tickers) + len(self.sectors)
 
 
+def subscription_shard(connection_id: str, shards: int) -> str:
+    """Which of the Subscriptions index's partition keys a connection's subscriptions go under."""
+    digest = hashlib.md5(connection_id.encode(), usedforsecurity=False).digest()
+    return str(int.from_bytes(digest[:4], "big") % max(1, shards))
+
+
 class ConnectionStore:
-    def __init__(self, client: Any, table: str):
+    def __init__(self, client: Any, table: str, shards: int = 1):
         self._client = client
         self._table = table
+        self._shards = shards  # SUBSCRIPTION_SHARDS: the Subscriptions index's partition keys
 
     def open(self, connection_id: str, who: dict[str, str], connected_at: str, expires_at: int) -> None:
         item = {
@@ -83,7 +91,7 @@ class ConnectionStore:
     def add_topics(self, connection_id: str, topics: list[str], expires_at: int) -> None:
         self._write([{"PutRequest": {"Item": {
             "connection_id": {"S": connection_id}, "topic": {"S": topic}, "subscribed_topic": {"S": topic},
-            "expires_at": {"N": str(expires_at)},
+            "subscription_shard": {"S": subscription_shard(connection_id, self._shards)}, "expires_at": {"N": str(expires_at)},
         }}} for topic in topics])
 
     def remove_topics(self, connection_id: str, topics: list[str]) -> None:
