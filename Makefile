@@ -16,7 +16,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_SYNCED := $(CHECKOV_VENV)/.synced
 RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help setup test lint build demo local bench deploy clean sam-local
+.PHONY: help setup test lint build demo local bench deploy clean sam-local chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,8 +38,11 @@ $(CHECKOV_SYNCED): pyproject.toml uv.lock | $(UV)
 
 setup: $(SYNCED) $(CHECKOV_SYNCED) ## create .venv (python3.13, locked dev dependencies) and .venv-checkov
 
-test: setup ## run every test (template lint and checkov included)
+test: setup chromium ## run every test (template lint and checkov included)
 	$(RUN) pytest
+
+chromium: ## Debian's Chromium for the board's browser test (apt-get when /usr/bin/chromium is missing)
+	@scripts/install-chromium
 
 lint: setup ## sam validate --lint, cfn-lint with the serverless rules, checkov
 	$(RUN) sam validate --lint --region $(REGION)

@@ -115,6 +115,7 @@ class LocalStack:
         import boto3
 
         from tickerstream_local.api import ApiServer, LocalApi
+        from tickerstream_local.board import serve_board
         from tickerstream_local.server import ensure_port_free
 
         self._refuse_if_taken()  # fail before anything starts
@@ -152,6 +153,7 @@ class LocalStack:
                 self.ops.attach(firehoses=self.firehoses, api_app=self.api.app)
             self.api_port = self.api.port
             self.info = self.connection_details()
+            self.info["board_url"] = serve_board(self.api.app, lambda: self.info, self.deployment)
             if self.state_file is not None:
                 self._refuse_if_taken()  # one started while this one deployed
                 write_private(self.state_file, json.dumps(self.info, indent=2) + "\n")
