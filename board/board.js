@@ -8,9 +8,13 @@ import { QuoteTable } from "./quotes.js";
 import { TickerChart } from "./chart.js";
 
 const SUMMARY_REFRESH_MS = 30_000;
+// A sector whose quotes just changed has its summary read again soon, at most this often.
+const SECTOR_REFRESH_DELAY_MS = 3_000;
 const $ = (id) => document.getElementById(id);
 
-const state = { config: null, token: null, live: null, table: null, chart: null, summaryTimer: null };
+const state = {
+  config: null, token: null, live: null, table: null, chart: null, summaryTimer: null, pendingSectors: new Map(),
+};
 
 function setConnection(kind, text) {
   const element = $("connection");
@@ -79,7 +83,7 @@ function signIn(token) {
   });
   state.live.start();
   refreshSummaries();
-  state.summaryTimer = setInterval(refreshSummaries, SUMMARY_REFRESH_MS);
+  state.summaryTimer = setInterval(() => refreshSummaries(), SUMMARY_REFRESH_MS);
   $("quotes").focus();
 }
 
@@ -88,6 +92,8 @@ function signOut(reason = "") {
   state.live = null;
   state.token = null;
   clearInterval(state.summaryTimer);
+  for (const timer of state.pendingSectors.values()) clearTimeout(timer);
+  state.pendingSectors.clear();
   state.table.clear();
   state.chart.clear();
   $("board").hidden = true;
@@ -104,7 +110,10 @@ function signOut(reason = "") {
 
 function handleMessage(message) {
   if (message.type === "quote") {
-    if (state.table.apply(message)) state.chart.addQuote(message);
+    if (state.table.apply(message)) {
+      state.chart.addQuote(message);
+      refreshSectorSoon(message.quote.sector);
+    }
   } else if (message.type === "candle") {
     state.chart.addCandle(message.candle || {});
   } else if (message.type === "error") {
@@ -112,8 +121,16 @@ function handleMessage(message) {
   }
 }
 
-async function refreshSummaries() {
-  const { api_url: api, sectors } = state.config;
+function refreshSectorSoon(sector) {
+  if (!state.config.sectors.includes(sector) || state.pendingSectors.has(sector)) return;
+  state.pendingSectors.set(sector, setTimeout(() => {
+    state.pendingSectors.delete(sector);
+    if (state.token) refreshSummaries([sector]);
+  }, SECTOR_REFRESH_DELAY_MS));
+}
+
+async function refreshSummaries(sectors = state.config.sectors) {
+  const { api_url: api } = state.config;
   const token = state.token;
   await Promise.all(sectors.map(async (sector) => {
     try {
@@ -126,7 +143,7 @@ async function refreshSummaries() {
       }
       const body = await response.json().catch(() => ({}));
       if (response.status === 404) {
-        state.table.summary(sector, "No quotes in this sector yet.");
+        state.table.summary(sector, "Summary: no quotes stored for this sector yet.");
       } else if (!response.ok) {
         state.table.summary(sector, `Summary unavailable (${response.status}${body.error ? `: ${body.error.code}` : ""}).`);
       } else {

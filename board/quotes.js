@@ -47,8 +47,8 @@ export class QuoteTable {
     section.setAttribute("aria-labelledby", `${id}-title`);
     section.innerHTML = `
       <h3 id="${id}-title"></h3>
-      <p class="summary" id="${id}-summary">No summary yet.</p>
-      <p class="empty">No quotes yet.</p>
+      <p class="summary" id="${id}-summary">Summary: loading…</p>
+      <p class="empty">Waiting for live quotes…</p>
       <table aria-labelledby="${id}-title" aria-describedby="${id}-summary" hidden>
         <thead><tr>
           <th scope="col">Ticker</th><th scope="col">Price</th><th scope="col">Change</th>
