@@ -55,8 +55,8 @@ build: setup ## sam build (arm64, python3.13)
 demo: setup ## run the pipeline locally on moto and print what landed
 	$(RUN) tickerstream demo
 
-local: setup ## keep the whole stack running locally (API on :3000 or PORT=, AWS on AWS_PORT=, template PARAMS="Name=Value ..."; token endpoint, streams, lake)
-	$(RUN) tickerstream local $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT)) $(if $(PARAMS),--parameter-overrides $(PARAMS))
+local: setup ## keep the whole stack running locally (API on :3000 or PORT=, AWS on AWS_PORT=, WebSocket on :3001 or WS_PORT=, template PARAMS="Name=Value ..."; token endpoint, streams, lake, board URL)
+	$(RUN) tickerstream local $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT)) $(if $(WS_PORT),--ws-port $(WS_PORT)) $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
 bench: setup ## benchmarks -> bench/results.json and bench/README.md
 	$(RUN) python bench/run.py

@@ -1,0 +1,1 @@
+"""BoardFanout: the latest quote per ticker of each batch, and written candles, pushed to the board's subscribers."""

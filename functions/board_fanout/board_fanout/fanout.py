@@ -1,0 +1,56 @@
+"""One batch's fan-out: find each message's subscribers, push, forget and remove the gone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from board_fanout.push import PushOutcome, Pusher
+from board_fanout.subscribers import SubscriberIndex
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topics: tuple[str, ...]  # e.g. ("TICKER#QXZ", "SECTOR#HEALTHCARE")
+    data: bytes
+
+
+@dataclass
+class FanoutReport:
+    messages: int = 0
+    deliveries: int = 0
+    unanswered_topics: int = 0  # topics whose lookup failed or ran past the deadline
+    push: PushOutcome = field(default_factory=PushOutcome)
+    items_removed: int = 0
+    cleanup_failed: bool = False
+
+
+def deliveries_for(outgoing: list[Outgoing], subscribers: dict[str, frozenset[str]]) -> list[tuple[str, bytes]]:
+    """(connection id, data) per message and subscriber; a connection on two of a message's topics gets it once."""
+    out = []
+    for message in outgoing:
+        connections: set[str] = set()
+        for topic in message.topics:
+            connections |= subscribers.get(topic, frozenset())
+        out += [(connection_id, message.data) for connection_id in sorted(connections)]
+    return out
+
+
+def fan_out(outgoing: list[Outgoing], index: SubscriberIndex, pusher: Pusher, deadline: float, grace: float,
+            remove: Callable[[set[str]], int]) -> FanoutReport:
+    report = FanoutReport(messages=len(outgoing))
+    if not outgoing:
+        return report
+    topics = [topic for message in outgoing for topic in message.topics]
+    subscribers = index.lookup(topics, deadline)
+    report.unanswered_topics = len(set(topics) - set(subscribers))
+    deliveries = deliveries_for(outgoing, subscribers)
+    report.deliveries = len(deliveries)
+    report.push = pusher.push(deliveries, deadline, grace) if deliveries else PushOutcome()
+    if report.push.gone:
+        index.forget(report.push.gone)
+        try:
+            report.items_removed = remove(report.push.gone)
+        except Exception:  # noqa: BLE001 - their items expire by TTL anyway; the next push finds them gone again
+            report.cleanup_failed = True
+    return report

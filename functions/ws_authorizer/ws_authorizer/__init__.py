@@ -1,0 +1,1 @@
+"""WsAuthorizer: the WebSocket $connect REQUEST authorizer (a Cognito access token offered as a subprotocol)."""

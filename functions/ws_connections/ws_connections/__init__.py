@@ -1,0 +1,1 @@
+"""WsConnections: the board's WebSocket routes ($connect, $disconnect, subscribe, unsubscribe, $default)."""
