@@ -1,9 +1,9 @@
 // The board's WebSocket: token as a subprotocol, subscribe on open, keep-alive, reconnect with backoff.
 //
 // API Gateway closes a connection idle for 10 minutes and any connection after 2 hours. The board
-// re-sends its (idempotent) subscribe every few minutes, which counts as traffic, and reconnects on its
-// own before the 2-hour mark; any other close is followed by a reconnect with exponential backoff and
-// jitter, and every new connection subscribes again.
+// sends the `ping` action every few minutes (answered with a pong: traffic both ways), and reconnects on
+// its own before the 2-hour mark; any other close is followed by a reconnect with exponential backoff
+// and jitter, and every new connection subscribes again.
 
 export const PROTOCOL = "tickerstream.v1";
 export const KEEPALIVE_MS = 5 * 60 * 1000;
@@ -88,7 +88,7 @@ export class LiveConnection {
     socket.addEventListener("open", () => {
       opened = Date.now();
       this.subscribe();
-      keepalive = setInterval(() => this.subscribe(), KEEPALIVE_MS);
+      keepalive = setInterval(() => this.send({ action: "ping" }), KEEPALIVE_MS);
       lifetime = this.later(LIFETIME_MS, () => {
         if (this.socket === socket) socket.close(4000, "renewing before the 2-hour limit");
       });
@@ -125,8 +125,10 @@ export class LiveConnection {
   }
 
   subscribe() {
-    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
-      this.socket.send(JSON.stringify({ action: "subscribe", sectors: this.sectors }));
-    }
+    this.send({ action: "subscribe", sectors: this.sectors });
+  }
+
+  send(message) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 }

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import boto3
 import pytest
+from playwright.sync_api import expect
 
 from tickerstream_local.runner import LocalStack
+from tickerstream_local.template import parameter_defaults
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALLER = "scripts/install-chromium (or `make chromium`; `make test` runs it first)"
@@ -38,9 +40,12 @@ def require_chromium() -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     state = tmp_path_factory.mktemp("board") / "local.json"
+    # LakeSectors given as the list CloudFormation's Ref yields: the local deploy passes the default as a
+    # string, which the WebSocket API's sector check misreads (see the xfail in test_board_site.py).
+    sectors = [s.strip() for s in parameter_defaults()["LakeSectors"].split(",")]
     with contextlib.redirect_stdout(io.StringIO()), LocalStack(
         api_port=0, moto_port=0, ws_port=0, state_file=state, ops_interval=None,
-        parameter_overrides={"AllowedEmailDomains": "example.com"},
+        parameter_overrides={"AllowedEmailDomains": "example.com", "LakeSectors": sectors},
     ) as running:
         yield running
 
@@ -74,8 +79,12 @@ def page(browser):
     opened = context.new_page()
     problems: list[str] = []
     opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    opened.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
-              if message.type == "error" else None)
+    def console(message):
+        # A sector with no quotes stored yet is the API's 404 (unknown_sector): an answer the page shows.
+        if message.type == "error" and "/sectors/" not in (message.location or {}).get("url", ""):
+            problems.append(f"console {message.type}: {message.text} at {message.location}")
+
+    opened.on("console", console)
     opened.problems = problems
     yield opened
     context.close()
@@ -126,15 +135,15 @@ def test_sign_in_and_see_a_produced_quote_appear(stack, user, page, tmp_path):
     assert page.locator("section[data-sector=HEALTHCARE] tr[data-ticker=QXZ]").count() == 1
 
     put_quote(stack, {"ticker_symbol": "QXZ", "sector": "HEALTHCARE", "change": 0.25, "price": 84.76})
-    page.wait_for_function("document.querySelector('tr[data-ticker=QXZ] td.price').textContent === '84.76'",
-                           timeout=30_000)
+    expect(row.locator("td.price")).to_have_text("84.76", timeout=30_000)
     assert "▲" in row.locator("td.change").inner_text() and row.get_attribute("data-direction") == "up"
 
     # Keyboard only: Tab reaches the row, Enter charts it.
     row.focus()
     page.keyboard.press("Enter")
     assert row.get_attribute("aria-selected") == "true"
-    page.wait_for_function("document.getElementById('chart').dataset.ticker === 'QXZ'")
+    # (the page's CSP forbids eval, so waits go through locators, never wait_for_function)
+    expect(page.locator("#chart")).to_have_attribute("data-ticker", "QXZ")
     assert page.locator("#chart-summary").inner_text().startswith("QXZ: ")
     assert page.locator("#chart canvas").count() > 0
 
@@ -159,8 +168,7 @@ def test_a_wrong_password_is_said_and_nothing_connects(stack, user, page):
     page.get_by_label("Password").fill("not-the-password-1A!")
     page.get_by_role("button", name="Sign in").click()
     alert = page.get_by_role("alert")
-    page.wait_for_function("document.getElementById('sign-in-error').textContent.length > 0")
-    assert "NotAuthorizedException" in alert.inner_text()
+    expect(alert).to_contain_text("NotAuthorizedException")
     assert page.locator("#board").is_hidden()
     assert page.locator("#connection").get_attribute("data-state") == "signed-out"
 
