@@ -43,11 +43,15 @@ def stack(tmp_path_factory):
     # LakeSectors given as the list CloudFormation's Ref yields: the local deploy passes the default as a
     # string, which the WebSocket API's sector check misreads (see the xfail in test_board_site.py).
     sectors = [s.strip() for s in parameter_defaults()["LakeSectors"].split(",")]
-    with contextlib.redirect_stdout(io.StringIO()), LocalStack(
-        api_port=0, moto_port=0, ws_port=0, state_file=state, ops_interval=None,
-        parameter_overrides={"AllowedEmailDomains": "example.com", "LakeSectors": sectors},
-    ) as running:
+    running = LocalStack(api_port=0, moto_port=0, ws_port=0, state_file=state, ops_interval=None,
+                         parameter_overrides={"AllowedEmailDomains": "example.com", "LakeSectors": sectors})
+    with contextlib.redirect_stdout(io.StringIO()):  # the functions' JSON logs; the tests print their own lines
+        running.start()
+    try:
         yield running
+    finally:
+        with contextlib.redirect_stdout(io.StringIO()):
+            running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +127,14 @@ def test_config_json_is_what_the_running_stack_says(stack):
 
 
 def test_sign_in_and_see_a_produced_quote_appear(stack, user, page, tmp_path):
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    page.on("websocket", lambda socket: urls.append(socket.url))
     sign_in(page, stack, user)
+    # The token travels as a subprotocol and in the Authorization header, never in a URL, never stored.
+    assert any(url.startswith("ws://") for url in urls)
+    assert not [url for url in urls if "eyJ" in url]
+    assert page.evaluate("() => [localStorage.length, sessionStorage.length, document.cookie]") == [0, 0, ""]
     assert "Live" in page.locator("#connection").inner_text()
     put_quote(stack, {"ticker_symbol": "QXZ", "sector": "HEALTHCARE", "change": -0.05, "price": 84.51})
     row = page.locator("tr[data-ticker=QXZ]")
@@ -137,6 +148,9 @@ def test_sign_in_and_see_a_produced_quote_appear(stack, user, page, tmp_path):
     put_quote(stack, {"ticker_symbol": "QXZ", "sector": "HEALTHCARE", "change": 0.25, "price": 84.76})
     expect(row.locator("td.price")).to_have_text("84.76", timeout=30_000)
     assert "▲" in row.locator("td.change").inner_text() and row.get_attribute("data-direction") == "up"
+
+    # The sector's summary comes from the REST API (GET /sectors/HEALTHCARE with the same token).
+    expect(page.locator("section[data-sector=HEALTHCARE] .summary")).to_contain_text("2 quotes", timeout=30_000)
 
     # Keyboard only: Tab reaches the row, Enter charts it.
     row.focus()
@@ -159,6 +173,25 @@ def test_sign_in_and_see_a_produced_quote_appear(stack, user, page, tmp_path):
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     assert page.locator("tr[data-ticker=QXZ] td.price").is_visible()
     assert page.problems == []
+
+
+def test_the_page_reconnects_and_resubscribes_by_itself(stack, user, page):
+    """The server ends the connection (as at the idle or lifetime limit): the page comes back on its own."""
+    sign_in(page, stack, user)
+    before = set(stack.websocket.connections)
+    assert before
+    for connection_id in before:
+        request = urllib.request.Request(f"{stack.info['connections_url']}/@connections/{connection_id}",
+                                         method="DELETE")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 204
+    expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting", timeout=10_000)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
+    after = set(stack.websocket.connections)
+    assert after and not after & before
+    put_quote(stack, {"ticker_symbol": "RCN", "sector": "ENERGY", "change": 1.5, "price": 12.5})
+    expect(page.locator("section[data-sector=ENERGY] tr[data-ticker=RCN] td.price")).to_have_text(
+        "12.50", timeout=30_000)
 
 
 def test_a_wrong_password_is_said_and_nothing_connects(stack, user, page):
