@@ -152,8 +152,11 @@ def test_sign_in_and_see_a_produced_quote_appear(stack, user, page, tmp_path):
     # The sector's summary comes from the REST API (GET /sectors/HEALTHCARE with the same token).
     expect(page.locator("section[data-sector=HEALTHCARE] .summary")).to_contain_text("2 quotes", timeout=30_000)
 
-    # Keyboard only: Tab reaches the row, Enter charts it.
-    row.focus()
+    # Keyboard only: Tab from the quotes reaches the row (with a visible focus ring), Enter charts it.
+    page.locator("#quotes").focus()
+    page.keyboard.press("Tab")
+    expect(row).to_be_focused()
+    assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") == "solid"
     page.keyboard.press("Enter")
     assert row.get_attribute("aria-selected") == "true"
     # (the page's CSP forbids eval, so waits go through locators, never wait_for_function)
