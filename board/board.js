@@ -14,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   config: null, token: null, live: null, table: null, chart: null, summaryTimer: null, pendingSectors: new Map(),
+  expiryTimer: null,
 };
 
 function setConnection(kind, text) {
@@ -82,6 +83,12 @@ function signIn(token) {
     onMessage: handleMessage,
   });
   state.live.start();
+  const expiry = tokenExpiry(token);
+  if (expiry !== null) {
+    // Timers cap at 2^31 - 1 ms (about 24.8 days); a longer token is checked again at reconnect.
+    const remaining = Math.min(expiry * 1000 - Date.now(), 2 ** 31 - 1);
+    state.expiryTimer = setTimeout(() => signOut("Your session has expired: sign in again."), remaining);
+  }
   refreshSummaries();
   state.summaryTimer = setInterval(() => refreshSummaries(), SUMMARY_REFRESH_MS);
   $("quotes").focus();
@@ -92,6 +99,7 @@ function signOut(reason = "") {
   state.live = null;
   state.token = null;
   clearInterval(state.summaryTimer);
+  clearTimeout(state.expiryTimer);
   for (const timer of state.pendingSectors.values()) clearTimeout(timer);
   state.pendingSectors.clear();
   state.table.clear();

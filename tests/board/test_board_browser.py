@@ -252,3 +252,70 @@ def test_the_reconnect_backoff_grows_and_stays_bounded(stack, page):
     lows, highs = [low for low, _ in delays], [high for _, high in delays]
     assert lows == sorted(lows) and highs == sorted(highs)
     assert delays[0] == [250, 500] and highs[-1] == 30_000 and lows[-1] == 15_000
+
+
+def test_the_table_drops_what_is_not_newer_and_the_chart_shows_candles(stack, page):
+    """The page's own modules on a detached element: an older or repeated quote never replaces a newer
+    one (a row moves only forwards); candles and the price line reach the real chart library."""
+    page.goto(stack.info["board_url"])
+    page.wait_for_selector("body[data-ready=true]")
+    seen = page.evaluate("""async () => {
+      const { QuoteTable } = await import('/quotes.js');
+      const { TickerChart } = await import('/chart.js');
+      const host = document.createElement('div');
+      document.body.append(host);
+      const table = new QuoteTable(host, ['HEALTHCARE'], { onSelect: () => {} });
+      const quote = (sequence, sub_sequence, price, change) => ({ type: 'quote', sequence, sub_sequence,
+        arrived_at: '2026-11-21T18:00:0' + sub_sequence + 'Z',
+        quote: { ticker_symbol: 'QXZ', sector: 'HEALTHCARE', change, price } });
+      const applied = [quote('200', 1, 84.5, -0.1), quote('200', 0, 1, 9), quote('199', 5, 2, 9),
+                       quote('200', 1, 3, 9), quote('201', 0, 85, 0.5), { type: 'quote', quote: {} }]
+        .map((message) => table.apply(message));
+      const chartBox = document.createElement('div');
+      chartBox.style.width = '400px'; chartBox.style.height = '200px';
+      const summary = document.createElement('p');
+      document.body.append(chartBox, summary);
+      const chart = new TickerChart(chartBox, summary);
+      chart.addQuote(quote('201', 0, 85, 0.5));
+      chart.addCandle({ ticker_symbol: 'QXZ', sector: 'HEALTHCARE', window_start: '2026-11-21T17:59:00Z',
+                        window_end: '2026-11-21T18:00:00Z', open: 84, high: 85, low: 83.5, close: 84.5, count: 4 });
+      chart.show('QXZ');
+      return { applied, dropped: table.dropped, price: host.querySelector('tr[data-ticker=QXZ] td.price').textContent,
+               summary: summary.textContent, canvases: chartBox.querySelectorAll('canvas').length };
+    }""")
+    assert seen["applied"] == [True, False, False, False, True, False]
+    assert seen["dropped"] == 4 and seen["price"] == "85.00"
+    assert seen["summary"] == "QXZ: 1 price point, last 85; 1 closed candle."
+    assert seen["canvases"] > 0
+
+
+def _paste(page, token: str) -> None:
+    page.locator("summary").click()
+    page.get_by_label("Access token (from tickerstream sign-in)").fill(token)
+    page.get_by_role("button", name="Use this token").click()
+
+
+def test_a_pasted_access_token_connects_and_an_expired_one_is_refused(stack, user, page):
+    import base64
+
+    info = stack.info
+    idp = boto3.client("cognito-idp", region_name=info["region"], endpoint_url=info["cognito_endpoint_url"],
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    token = idp.initiate_auth(ClientId=info["user_client_id"], AuthFlow="USER_PASSWORD_AUTH",
+                              AuthParameters={"USERNAME": user[0], "PASSWORD": user[1]})["AuthenticationResult"]["AccessToken"]
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    expired = f"{part({'alg': 'RS256'})}.{part({'exp': int(time.time()) - 60})}.c2ln"
+    page.goto(info["board_url"])
+    page.wait_for_selector("body[data-ready=true]")
+    _paste(page, expired)
+    expect(page.get_by_role("alert")).to_contain_text("expired")
+    assert page.locator("#board").is_hidden()
+    page.get_by_label("Access token (from tickerstream sign-in)").fill(f"Bearer {token}")
+    page.get_by_role("button", name="Use this token").click()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "signed-out")
+    assert page.locator("#board").is_hidden() and page.locator("tr[data-ticker]").count() == 0
