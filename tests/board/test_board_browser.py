@@ -126,6 +126,23 @@ def test_config_json_is_what_the_running_stack_says(stack):
     assert json.loads(stack.state_file.read_text())["board_url"] == info["board_url"]
 
 
+def test_board_publish_to_the_local_stack_writes_what_it_serves(stack, monkeypatch, capsys):
+    from tickerstream_cli.main import main
+    from tickerstream_local.paths import LOCAL_STACK_ENV
+
+    monkeypatch.setenv(LOCAL_STACK_ENV, str(stack.state_file))
+    assert main(["board", "publish"]) == 0
+    bucket = stack.info["resources"]["BoardBucket"]
+    assert f"s3://{bucket}/" in capsys.readouterr().out
+    s3 = boto3.client("s3", region_name=stack.info["region"], endpoint_url=stack.info["aws_endpoint_url"],
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    stored = json.loads(s3.get_object(Bucket=bucket, Key="config.json")["Body"].read())
+    with urllib.request.urlopen(stack.info["board_url"] + "config.json", timeout=10) as answer:
+        assert stored == json.loads(answer.read())
+    index = s3.get_object(Bucket=bucket, Key="index.html")
+    assert index["ContentType"].startswith("text/html") and b"board.js" in index["Body"].read()
+
+
 def test_sign_in_and_see_a_produced_quote_appear(stack, user, page, tmp_path):
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
