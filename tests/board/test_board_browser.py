@@ -304,6 +304,7 @@ def test_the_table_drops_what_is_not_newer_and_the_chart_shows_candles(stack, pa
     assert seen["dropped"] == 4 and seen["price"] == "85.00"
     assert seen["summary"] == "QXZ: 1 price point, last 85; 1 closed candle."
     assert seen["canvases"] > 0
+    assert page.problems == []
 
 
 def _paste(page, token: str) -> None:
