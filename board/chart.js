@@ -55,7 +55,8 @@ export class TickerChart {
 
   addCandle(candle) {
     const time = seconds(candle.window_start);
-    if (time === null || typeof candle.ticker_symbol !== "string") return;
+    const prices = [candle.open, candle.high, candle.low, candle.close];
+    if (time === null || typeof candle.ticker_symbol !== "string" || !prices.every(Number.isFinite)) return;
     const bars = this.candles.get(candle.ticker_symbol) ?? new Map();
     bars.set(time, { time, open: candle.open, high: candle.high, low: candle.low, close: candle.close });
     if (bars.size > MAX_POINTS) bars.delete(Math.min(...bars.keys()));

@@ -102,7 +102,9 @@ export class LiveConnection {
         return;
       }
       if (message.type === "subscribed") {
-        this.onState("live", `Live: ${message.sectors.length} sectors`);
+        const sectors = Array.isArray(message.sectors) ? message.sectors.length : 0;
+        const tickers = Array.isArray(message.tickers) ? message.tickers.length : 0;
+        this.onState("live", `Live: ${sectors} sectors` + (tickers ? `, ${tickers} tickers` : ""));
       }
       this.onMessage(message);
     });

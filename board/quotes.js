@@ -74,7 +74,8 @@ export class QuoteTable {
   apply(message) {
     const quote = message.quote;
     const at = position(message);
-    if (!quote || typeof quote.ticker_symbol !== "string" || at === null) {
+    if (!quote || typeof quote.ticker_symbol !== "string" || at === null ||
+        !Number.isFinite(quote.price) || !Number.isFinite(quote.change)) {  // JSON numbers, never coerced
       this.dropped += 1;
       return false;
     }

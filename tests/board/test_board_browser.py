@@ -286,7 +286,8 @@ def test_the_table_drops_what_is_not_newer_and_the_chart_shows_candles(stack, pa
         arrived_at: '2026-11-21T18:00:0' + sub_sequence + 'Z',
         quote: { ticker_symbol: 'QXZ', sector: 'HEALTHCARE', change, price } });
       const applied = [quote('200', 1, 84.5, -0.1), quote('200', 0, 1, 9), quote('199', 5, 2, 9),
-                       quote('200', 1, 3, 9), quote('201', 0, 85, 0.5), { type: 'quote', quote: {} }]
+                       quote('200', 1, 3, 9), quote('201', 0, 85, 0.5), { type: 'quote', quote: {} },
+                       quote('202', 0, 'abc', 1), quote('203', 0, 86, null)]
         .map((message) => table.apply(message));
       const chartBox = document.createElement('div');
       chartBox.style.width = '400px'; chartBox.style.height = '200px';
@@ -296,12 +297,13 @@ def test_the_table_drops_what_is_not_newer_and_the_chart_shows_candles(stack, pa
       chart.addQuote(quote('201', 0, 85, 0.5));
       chart.addCandle({ ticker_symbol: 'QXZ', sector: 'HEALTHCARE', window_start: '2026-11-21T17:59:00Z',
                         window_end: '2026-11-21T18:00:00Z', open: 84, high: 85, low: 83.5, close: 84.5, count: 4 });
+      chart.addCandle({ ticker_symbol: 'QXZ', window_start: '2026-11-21T18:00:00Z', open: 'x', high: 1, low: 1, close: 1 });
       chart.show('QXZ');
       return { applied, dropped: table.dropped, price: host.querySelector('tr[data-ticker=QXZ] td.price').textContent,
                summary: summary.textContent, canvases: chartBox.querySelectorAll('canvas').length };
     }""")
-    assert seen["applied"] == [True, False, False, False, True, False]
-    assert seen["dropped"] == 4 and seen["price"] == "85.00"
+    assert seen["applied"] == [True, False, False, False, True, False, False, False]
+    assert seen["dropped"] == 6 and seen["price"] == "85.00"
     assert seen["summary"] == "QXZ: 1 price point, last 85; 1 closed candle."
     assert seen["canvases"] > 0
     assert page.problems == []
