@@ -144,3 +144,146 @@ def test_a_condition_expression_sent_again_with_other_values_is_evaluated_with_t
                 dynamodb.put_item(**request)
     item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "c"}, "sk": {"S": "A"}})["Item"]
     assert item["v"] == {"N": "9"}
+
+
+def test_the_same_condition_with_the_same_values_is_judged_on_the_item_as_it_is_now(dynamodb):
+    # The parsed condition is reused (same expression, names and values); its verdict must not be.
+    put = _put("once", 1, condition="attribute_not_exists(pk) OR v < :bound")
+    put["Put"]["ExpressionAttributeValues"] = {":bound": {"N": "1"}}
+    dynamodb.transact_write_items(TransactItems=[put])
+    with pytest.raises(ClientError) as caught:
+        dynamodb.transact_write_items(TransactItems=[copy.deepcopy(put)])
+    assert [r["Code"] for r in caught.value.response["CancellationReasons"]] == ["ConditionalCheckFailed"]
+    dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "once"}, "sk": {"S": "A"}})
+    dynamodb.transact_write_items(TransactItems=[copy.deepcopy(put)])
+    assert _all(dynamodb)["once"]["v"] == {"N": "1"}
+
+
+def test_queue_counts_agree_with_motos_own_and_read_the_clock_once(aws, monkeypatch):
+    from moto.core import utils as moto_utils
+    from moto.sqs import models as sqs_models
+    from moto.sqs.models import sqs_backends
+
+    from tickerstream_local.moto_patches import SHIPPED
+
+    install()
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="counted")["QueueUrl"]
+    for i in range(6):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i), DelaySeconds=60 if i % 3 == 0 else 0)
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=60)
+    queue = sqs_backends["123456789012"]["us-east-1"].get_queue("counted")
+    names = ("messages", "approximate_number_of_messages", "approximate_number_of_messages_delayed",
+             "approximate_number_of_messages_not_visible")
+    ours = {name: getattr(queue, name) for name in names}
+    assert ours == {name: SHIPPED[f"Queue.{name}"].fget(queue) for name in names}
+    assert (ours["approximate_number_of_messages"], ours["approximate_number_of_messages_delayed"],
+            ours["approximate_number_of_messages_not_visible"]) == (2, 2, 2)
+
+    reads = []
+    real = moto_utils.unix_time_millis
+    monkeypatch.setattr(sqs_models, "unix_time_millis", lambda *a: reads.append(1) or real(*a))
+    assert queue.approximate_number_of_messages == 2 and len(reads) == 1
+
+
+# -- TransactWriteItems read with json.loads: exactly what moto's model-driven parser gives ------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_names = st.text("abcdefgh_#", min_size=1, max_size=6)
+_scalars = st.one_of(st.builds(lambda s: {"S": s}, st.text(max_size=20)),
+                     st.builds(lambda n: {"N": str(n)}, st.decimals(allow_nan=False, allow_infinity=False, places=3)),
+                     st.builds(lambda b: {"BOOL": b}, st.booleans()), st.just({"NULL": True}),
+                     st.builds(lambda ss: {"SS": ss}, st.lists(st.text(max_size=5), min_size=1, max_size=3, unique=True)))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.builds(lambda m: {"M": m}, st.dictionaries(_names, inner, max_size=3)),
+    st.builds(lambda items: {"L": items}, st.lists(inner, max_size=3))), max_leaves=8)
+_items = st.dictionaries(_names, _values, min_size=1, max_size=4)
+_action = st.one_of(
+    st.builds(lambda item, cond: {"Put": {"TableName": "t", "Item": item, **cond}}, _items,
+              st.just({}) | st.just({"ConditionExpression": "attribute_not_exists(pk)"})),
+    st.builds(lambda key, values: {"Update": {"TableName": "t", "Key": key, "UpdateExpression": "SET a = :v",
+                                              "ExpressionAttributeValues": values}},
+              _items, st.dictionaries(st.just(":v"), _values, min_size=1)),
+    st.builds(lambda key: {"Delete": {"TableName": "t", "Key": key, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}, _items))
+
+
+@settings(max_examples=200, deadline=None)
+@given(actions=st.lists(_action, min_size=1, max_size=5), token=st.none() | st.text("abc123", min_size=1, max_size=8))
+def test_a_transaction_without_blobs_is_read_as_motos_parser_reads_it(actions, token):
+    import json as _json
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    from tickerstream_local.moto_patches import SHIPPED
+
+    install()
+    body = {"TransactItems": actions, **({"ClientRequestToken": token} if token else {})}
+
+    class Request:
+        data = _json.dumps(body).encode()
+        method, values, headers, path, content_type = "POST", {}, {}, "/", "application/x-amz-json-1.0"
+
+    ours, theirs = DynamoHandler(), DynamoHandler()
+    for handler in (ours, theirs):
+        handler._get_action = lambda: "TransactWriteItems"
+        handler.uri_match = None
+    ours.parse_parameters(Request())
+    SHIPPED["DynamoHandler.parse_parameters"](theirs, Request())
+    assert ours.params == theirs.params
+
+
+def test_a_transaction_with_a_binary_value_takes_motos_parser(aws):
+    install()
+    client = aws.client("dynamodb")
+    client.create_table(TableName="blobs", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    client.transact_write_items(TransactItems=[{"Put": {"TableName": "blobs", "Item": {"pk": {"S": "k"}, "b": {"B": b"\x00\xff"}}}}])
+    assert client.get_item(TableName="blobs", Key={"pk": {"S": "k"}})["Item"]["b"] == {"B": b"\x00\xff"}
+
+
+# -- conditions parsed once per expression, values put in per call: the same verdicts as moto's parse --
+
+_paths = st.sampled_from(["a", "b", "#n", "a.x"])
+_placeholders = st.sampled_from([":v1", ":v2", ":v3"])
+_operands = st.one_of(_paths, _placeholders)
+_conditions = st.recursive(
+    st.one_of(
+        st.builds(lambda l, op, r: f"{l} {op} {r}", _operands, st.sampled_from(["=", "<>", "<", "<=", ">", ">="]), _operands),
+        st.builds("attribute_exists({})".format, _paths), st.builds("attribute_not_exists({})".format, _paths),
+        st.builds("begins_with({}, {})".format, _paths, _placeholders), st.builds("contains({}, {})".format, _paths, _placeholders),
+        st.builds("{} BETWEEN {} AND {}".format, _paths, _placeholders, _placeholders),
+        st.builds("{} IN ({}, {})".format, _paths, _placeholders, _placeholders),
+        st.builds("size({}) > {}".format, _paths, _placeholders)),
+    lambda inner: st.one_of(st.builds("{} AND {}".format, inner, inner), st.builds("{} OR {}".format, inner, inner),
+                            st.builds("NOT {}".format, inner), st.builds("({})".format, inner)),
+    max_leaves=5)
+_plain_values = st.one_of(st.builds(lambda s: {"S": s}, st.text("ab", max_size=3)), st.builds(lambda n: {"N": str(n)}, st.integers(0, 9)))
+_stored = st.dictionaries(st.sampled_from(["a", "b", "c"]), st.one_of(_plain_values, st.builds(lambda m: {"M": m}, st.dictionaries(st.just("x"), _plain_values))))
+
+
+def _verdict(parse, expression, values, attrs):
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    parser = ConditionExpressionParser(expression, {"#n": "c"}, values)
+    try:
+        tree = parse(parser)
+        return ("verdict", tree.expr(Item(DynamoType({"S": "k"}), None, attrs)), sorted(parser.expr_attr_values_found))
+    except Exception as exc:  # noqa: BLE001 - the error itself is what must agree
+        return ("error", type(exc).__name__)
+
+
+@settings(max_examples=400, deadline=None)
+@given(expression=_conditions, calls=st.lists(st.tuples(st.fixed_dictionaries({":v1": _plain_values, ":v2": _plain_values, ":v3": _plain_values}), _stored),
+                                              min_size=1, max_size=4))
+def test_a_condition_reused_with_new_values_judges_as_a_fresh_parse(expression, calls):
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    from tickerstream_local.moto_patches import SHIPPED
+
+    install()
+    for values, attrs in calls:  # the first call makes the tree, the next ones reuse it
+        assert _verdict(ConditionExpressionParser.parse, expression, values, attrs) == \
+            _verdict(SHIPPED["ConditionExpressionParser.parse"], expression, values, attrs)
