@@ -48,9 +48,37 @@ def fan_out(outgoing: list[Outgoing], index: SubscriberIndex, pusher: Pusher, de
     report.deliveries = len(deliveries)
     report.push = pusher.push(deliveries, deadline, grace) if deliveries else PushOutcome()
     if report.push.gone:
+        _reach_replacements(outgoing, subscribers, index, pusher, deadline, grace, report)
         index.forget(report.push.gone)
         try:
             report.items_removed = remove(report.push.gone)
         except Exception:  # noqa: BLE001 - their items expire by TTL anyway; the next push finds them gone again
             report.cleanup_failed = True
     return report
+
+
+def _reach_replacements(outgoing: list[Outgoing], subscribers: dict[str, frozenset[str]], index: SubscriberIndex,
+                        pusher: Pusher, deadline: float, grace: float, report: FanoutReport) -> None:
+    """A gone connection in a cached lookup means the lookup is out of date, most often because that client
+    reconnected (API Gateway closes every connection after 2 hours) and subscribed again on a new
+    connection the cache does not know yet: look those topics up again and push to the newcomers now,
+    rather than leave them without this batch's quotes (a quiet ticker may send no other)."""
+    stale = {topic for topic, connections in subscribers.items() if connections & report.push.gone}
+    index.invalidate(stale)
+    fresh = {**subscribers, **index.lookup(stale, deadline)}
+    newcomers = []
+    for message in outgoing:
+        if stale.isdisjoint(message.topics):
+            continue
+        before = set().union(*(subscribers.get(t, frozenset()) for t in message.topics))
+        after = set().union(*(fresh.get(t, frozenset()) for t in message.topics))
+        newcomers += [(connection_id, message.data) for connection_id in sorted(after - before - report.push.gone)]
+    if not newcomers:
+        return
+    second = pusher.push(newcomers, deadline, grace)
+    report.deliveries += len(newcomers)
+    report.push.sent += second.sent
+    report.push.failed += second.failed
+    report.push.skipped += second.skipped
+    report.push.gone |= second.gone
+    report.push.gone_pushes += second.gone_pushes

@@ -52,6 +52,11 @@ class SubscriberIndex:
                 self._remember(topic, connections)
         return found
 
+    def invalidate(self, topics: Iterable[str]) -> None:
+        """Drop cached lookups, so the next lookup of these topics queries the index again."""
+        for topic in topics:
+            self._cache.pop(topic, None)
+
     def forget(self, connection_ids: set[str]) -> None:
         """Drop gone connections from every cached topic."""
         for topic, (at, connections) in list(self._cache.items()):
