@@ -40,7 +40,6 @@ store = ConnectionStore(
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = event.get("requestContext") or {}
     route, connection_id = request.get("routeKey"), request.get("connectionId", "")
-    logger.append_keys(connection_id=connection_id, route=route)
     if route == "$connect":
         offered = _offered(event)
         response = routes.connect(store, connection_id, request.get("authorizer") or {}, offered, time.time(), settings)
@@ -61,11 +60,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             raise BadMessage(messages.unknown_action(message))
     except BadMessage as refusal:
         metrics.add_metric("MessagesRefused", MetricUnit.Count, 1)
-        logger.info("Message refused", reason=str(refusal))
+        logger.info("Message refused", reason=str(refusal), route=route, connection_id=connection_id)
         return routes.reply(400, messages.error(str(refusal)))
     except Contention:
         metrics.add_metric("MessagesRefused", MetricUnit.Count, 1)
-        logger.warning("Subscriptions changed concurrently; asked the client to send again")
+        logger.warning("Subscriptions changed concurrently; asked the client to send again", connection_id=connection_id)
         return routes.reply(409, messages.error("Your subscriptions changed while this message was applied; send it again."))
     metrics.add_metric("MessagesAnswered", MetricUnit.Count, 1)
     return response

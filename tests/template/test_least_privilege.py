@@ -82,7 +82,7 @@ def privilege_problems(template: dict) -> list[str]:
                     if not actions <= STAR_ONLY_ACTIONS:
                         problems.append(f"{function}: {sorted(actions - STAR_ONLY_ACTIONS)} on *")
                     continue
-                named = refs_in(resource)
+                named = refs_in(resource) - set(template.get("Parameters", {}))  # e.g. ${Stage} in an ARN
                 if not named or not named <= set(resources):
                     problems.append(f"{function}: resource {json.dumps(resource)} is not one of this stack's")
     problems += [f"{role} is shared by {fns}" for role, fns in roles.items() if len(fns) > 1]
@@ -90,7 +90,7 @@ def privilege_problems(template: dict) -> list[str]:
 
 
 def test_no_function_role_has_a_managed_policy_or_reaches_beyond_this_stack():
-    assert len(FUNCTIONS) == 9
+    assert len(FUNCTIONS) == 12
     assert privilege_problems(CFN) == []
 
 
@@ -116,7 +116,7 @@ def grants(function: str) -> dict[str, set[str]]:
     for statement in statements_of(CFN, role_of(CFN, function)):
         for action in as_list(statement["Action"]):
             for resource in as_list(statement["Resource"]):
-                out.setdefault(action, set()).update({"*"} if resource == "*" else refs_in(resource))
+                out.setdefault(action, set()).update({"*"} if resource == "*" else refs_in(resource) - set(CFN["Parameters"]))
     return out
 
 
@@ -154,6 +154,23 @@ def test_what_each_function_may_do_beyond_logging():
         "ApiIngest": {"kinesis:PutRecord": {"QuoteStream"}, "kinesis:PutRecords": {"QuoteStream"}},
         "ApiQuery": {"dynamodb:GetItem": {"QuotesTable"}, "dynamodb:Query": {"QuotesTable", "CandlesTable"},
                      "kms:Decrypt": {"QuotesTableKey"}, "kms:DescribeKey": {"QuotesTableKey"}},
+        # The live board (docs/websocket.md). WsAuthorizer only fetches the pool's public JWKS.
+        "WsConnections": {
+            **{a: {"ConnectionsTable"} for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                                 "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")},
+            **{a: {"QuotesTableKey"} for a in ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")},
+        },
+        "BoardFanout": {
+            **{a: {"QuoteStream"} for a in ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+                                           "kinesis:GetShardIterator", "kinesis:ListShards")},
+            **{a: {"CandlesTable"} for a in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                                            "dynamodb:ListStreams")},
+            "dynamodb:Query": {"ConnectionsTable"}, "dynamodb:GetItem": {"ConnectionsTable"},
+            "dynamodb:BatchWriteItem": {"ConnectionsTable"},
+            "kms:Decrypt": {"QuotesTableKey"}, "kms:DescribeKey": {"QuotesTableKey"},
+            "execute-api:ManageConnections": {"WebSocketApi"},
+            "sqs:SendMessage": {"FailedBatchesQueue"},
+        },
     }
     for function in FUNCTIONS:
         beyond = {a: r for a, r in grants(function).items() if a not in COMMON}
@@ -161,7 +178,7 @@ def test_what_each_function_may_do_beyond_logging():
 
 
 def test_key_use_is_only_through_dynamodb():
-    for function in ("QuoteProcessor", "ApiQuery"):
+    for function in ("QuoteProcessor", "ApiQuery", "WsConnections", "BoardFanout"):
         for statement in statements_of(CFN, role_of(CFN, function)):
             if any(a.startswith("kms:") for a in as_list(statement["Action"])):
                 assert statement["Condition"] == {"StringEquals": {"kms:ViaService": {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}}}
@@ -233,3 +250,14 @@ def test_quotes_table_uses_its_own_key_and_the_key_rotates():
     assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Fn::GetAtt": ["QuotesTableKey", "Arn"]}}
     for key in ("QuotesTableKey", "LogsKey"):
         assert RESOURCES[key]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_board_fanout_queries_only_the_topic_index_and_manages_only_its_stages_connections():
+    """No Query on ConnectionsTable itself (that would allow reading every connection's items), and
+    @connections only on this API's stage, for POST and DELETE."""
+    statements = statements_of(CFN, role_of(CFN, "BoardFanout"))
+    (query,) = [s["Resource"] for s in statements if "dynamodb:Query" in as_list(s["Action"])]
+    assert query == {"Fn::Sub": "${ConnectionsTable.Arn}/index/ByTopic"}
+    (manage,) = [s["Resource"] for s in statements if "execute-api:ManageConnections" in as_list(s["Action"])]
+    prefix = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${Stage}"
+    assert sorted(r["Fn::Sub"] for r in manage) == [f"{prefix}/DELETE/@connections/*", f"{prefix}/POST/@connections/*"]

@@ -4,6 +4,7 @@ the names used here)."""
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -14,6 +15,13 @@ from tickerstream_local.functions import LocalContext, load_function
 from tickerstream_local.intrinsics import Context
 from tickerstream_local.stack import template_environment
 from tickerstream_local.template import parameter_defaults, sam_template
+
+from tickerstream_local.template import REPO_ROOT  # noqa: E402
+
+# The functions' own packages, importable for unit and property tests (as Lambda puts CodeUri on the path).
+for _code in ("ws_authorizer", "ws_connections", "board_fanout"):
+    if str(REPO_ROOT / "functions" / _code) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT / "functions" / _code))
 
 TEMPLATE = sam_template()
 TABLE = "tickerstream-test-ConnectionsTable"
