@@ -212,8 +212,7 @@ class LocalWebSocketServer:
             for name, value in ((answer.get("headers") or {}) if isinstance(answer, dict) else {}).items():
                 if name.lower() == "sec-websocket-protocol":
                     connection.chosen_subprotocol = str(value)
-        connection.connection_id = info.connection_id
-        self.connections[info.connection_id] = (connection, info)
+        connection.info = info  # registered when the handshake has completed (see _connection)
         return None
 
     async def _authorize(self, route: RouteConfig, info: ConnectionInfo, headers: list[tuple[str, str]],
@@ -236,9 +235,10 @@ class LocalWebSocketServer:
 
     # -- an open connection --------------------------------------------------------------------------
     async def _connection(self, connection: ServerConnection) -> None:
-        assert isinstance(connection, GatewayConnection) and connection.connection_id is not None
-        connection_id = connection.connection_id
-        _, info = self.connections[connection_id]
+        assert isinstance(connection, GatewayConnection) and connection.info is not None
+        info = connection.info
+        connection_id = info.connection_id
+        self.connections[connection_id] = (connection, info)
         self.stats["connected"] += 1
         ends_at = time.monotonic() + self.quotas.max_lifetime
         try:

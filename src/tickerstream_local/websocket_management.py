@@ -47,7 +47,7 @@ class GatewayConnection(ServerConnection):
         self._mode: str | None = None  # None until the request line is read; then "websocket" or "management"
         self._body_task: asyncio.Task[None] | None = None
         self.chosen_subprotocol: str | None = None
-        self.connection_id: str | None = None
+        self.info: Any = None  # websocket_events.ConnectionInfo once $connect has admitted it
 
     # -- sorting the first request ---------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
