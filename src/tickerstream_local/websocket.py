@@ -84,6 +84,7 @@ class LocalWebSocketServer:
         self.handlers = handlers
         self.quotas = quotas or Quotas()
         self.connections: dict[str, tuple[ServerConnection, ConnectionInfo]] = {}
+        self.management_connections: set[GatewayConnection] = set()  # kept-alive @connections clients
         self.stats = {"connected": 0, "refused": 0, "messages": 0, "posted": 0, "gone": 0, "disconnected": 0}
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-function")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -135,9 +136,11 @@ class LocalWebSocketServer:
         return await serve(
             self._connection, LOOPBACK, self.port,
             process_request=self._handshake,
+            process_response=self._accepted,
             select_subprotocol=lambda connection, offered: getattr(connection, "chosen_subprotocol", None),
             create_connection=connection_class(self),
             max_size=self.quotas.max_message_bytes,
+            open_timeout=None,  # GatewayConnection.handshake bounds WebSocket handshakes itself
             ping_interval=None,  # API Gateway answers pings but sends none
             compression=None,  # API Gateway does not negotiate permessage-deflate
         )
@@ -149,6 +152,8 @@ class LocalWebSocketServer:
             return
 
         async def shut() -> None:
+            for idle in list(self.management_connections):
+                idle.transport.close()
             if self._server is not None:
                 self._server.close(close_connections=True)
                 await self._server.wait_closed()
@@ -212,8 +217,13 @@ class LocalWebSocketServer:
             for name, value in ((answer.get("headers") or {}) if isinstance(answer, dict) else {}).items():
                 if name.lower() == "sec-websocket-protocol":
                     connection.chosen_subprotocol = str(value)
-        connection.info = info  # registered when the handshake has completed (see _connection)
+        connection.info = info  # registered once websockets accepts the handshake (_accepted)
         return None
+
+    def _accepted(self, connection: ServerConnection, request: Request, response: Response) -> None:
+        """Postable from the moment the client can see its 101, as on API Gateway."""
+        if response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS and isinstance(connection, GatewayConnection):
+            self.connections[connection.info.connection_id] = (connection, connection.info)
 
     async def _authorize(self, route: RouteConfig, info: ConnectionInfo, headers: list[tuple[str, str]],
                          query: dict[str, list[str]], request: Request) -> dict[str, Any]:
@@ -238,7 +248,7 @@ class LocalWebSocketServer:
         assert isinstance(connection, GatewayConnection) and connection.info is not None
         info = connection.info
         connection_id = info.connection_id
-        self.connections[connection_id] = (connection, info)
+        connection.handled = True
         self.stats["connected"] += 1
         ends_at = time.monotonic() + self.quotas.max_lifetime
         try:
