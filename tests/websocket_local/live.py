@@ -63,6 +63,21 @@ def quotes_until(client: ClientConnection, ticker: str, price: float, timeout: f
             return received
 
 
+def flowing(stack: Any, client: ClientConnection, ticker: str, attempts: int = 15) -> None:
+    """Produce marker quotes of `ticker` until one reaches `client`. BoardFanout caches a topic's
+    subscribers for SUBSCRIBER_CACHE_SECONDS, so a new subscription may miss the first pushes; once a
+    marker arrived, every later quote of the ticker is pushed to it (earlier markers came first or never)."""
+    for attempt in range(attempts):
+        marker = 0.001 * (attempt + 1)
+        put(stack, [quote(ticker, marker)])
+        try:
+            quotes_until(client, ticker, marker, timeout=4)
+            return
+        except TimeoutError:
+            continue
+    raise TimeoutError(f"no quote of {ticker} reached the subscriber after {attempts} markers")
+
+
 def connection_items(stack: Any, connection_id: str) -> list[dict[str, Any]]:
     dynamodb = stack.deployment.client("dynamodb")
     return dynamodb.query(TableName=stack.deployment.physical["ConnectionsTable"], ConsistentRead=True,

@@ -21,6 +21,7 @@ from websocket_local.live import (
     WRITE_SCOPE,
     ask,
     connection_items,
+    flowing,
     machine_token,
     open_board,
     put,
@@ -86,6 +87,7 @@ def test_a_valid_token_connects_with_the_tickerstream_subprotocol(stack, token):
 def test_subscriber_receives_only_the_latest_quote_of_its_ticker_per_batch(stack, token):
     with open_board(stack.info, token) as client:
         ask(client, {"action": "subscribe", "tickers": ["QXZ"], "sectors": []})
+        flowing(stack, client, "QXZ")
         put(stack, [quote("QXZ", 10.0), quote("OTHR", 5.0, "ENERGY"), quote("QXZ", 11.0), quote("QXZ", 12.5)])
         received = quotes_until(client, "QXZ", 12.5)
     assert [m["quote"]["ticker_symbol"] for m in received] == ["QXZ"] * len(received)  # nothing unsubscribed
@@ -121,8 +123,8 @@ def test_sector_subscription_receives_its_tickers(stack, token):
 def test_after_unsubscribing_a_ticker_no_more_of_its_quotes_arrive(stack, token):
     with open_board(stack.info, token) as client:
         ask(client, {"action": "subscribe", "tickers": ["GONE", "STAY"], "sectors": []})
-        put(stack, [quote("GONE", 1.0)])
-        quotes_until(client, "GONE", 1.0)
+        flowing(stack, client, "GONE")
+        flowing(stack, client, "STAY")
         assert ask(client, {"action": "unsubscribe", "tickers": ["GONE"], "sectors": []}) == {
             "type": "unsubscribed", "tickers": ["STAY"], "sectors": []}
         put(stack, [quote("GONE", 2.0)])
@@ -139,6 +141,7 @@ def test_a_tickers_quotes_never_arrive_out_of_order(stack, token, prices, calls)
     quotes = [quote(ticker, float(p)) for p in prices] + [quote(ticker, final)]
     with open_board(stack.info, token) as client:
         ask(client, {"action": "subscribe", "tickers": [ticker], "sectors": []})
+        flowing(stack, client, ticker)
         size = -(-len(quotes) // calls)
         for start in range(0, len(quotes), size):  # spread over several PutRecords calls (and batches)
             put(stack, quotes[start:start + size])
