@@ -200,7 +200,8 @@ class LocalWebSocketServer:
                 info.authorizer = await self._authorize(route, info, headers, query, request)
             except AuthorizerRefusal as refusal:
                 self.stats["refused"] += 1
-                log.info("WebSocket handshake refused %d: %s", refusal.status, refusal)
+                log.log(logging.WARNING if refusal.status >= 500 else logging.INFO,
+                        "WebSocket handshake refused %d: %s", refusal.status, refusal)
                 text = {401: "Unauthorized", 403: "Forbidden"}.get(refusal.status, "Internal server error")
                 return _reject(connection, refusal.status, text)
         if route is not None and route.function_id is not None:
@@ -213,6 +214,7 @@ class LocalWebSocketServer:
             status = answer.get("statusCode", 200) if isinstance(answer, dict) else 200
             if not isinstance(status, int) or not 200 <= status < 300:
                 self.stats["refused"] += 1
+                log.warning("$connect integration %s answered %r: handshake refused", route.function_id, answer)
                 return _reject(connection, status if isinstance(status, int) else 500, str(answer.get("body") or ""))
             for name, value in ((answer.get("headers") or {}) if isinstance(answer, dict) else {}).items():
                 if name.lower() == "sec-websocket-protocol":
