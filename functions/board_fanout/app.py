@@ -89,6 +89,7 @@ def _record(report: FanoutReport, source: str | None, user_records: int, invalid
     metrics.add_metric("MessagesToPush", MetricUnit.Count, report.messages)
     metrics.add_metric("SubscriberQueries", MetricUnit.Count, queries)
     metrics.add_metric("SubscriberLookupErrors", MetricUnit.Count, lookup_errors)
+    metrics.add_metric("TopicsUnanswered", MetricUnit.Count, report.unanswered_topics)
     metrics.add_metric("PushesSent", MetricUnit.Count, report.push.sent)
     metrics.add_metric("PushesFailed", MetricUnit.Count, report.push.failed)
     metrics.add_metric("PushesSkipped", MetricUnit.Count, report.push.skipped)

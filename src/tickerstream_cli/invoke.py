@@ -66,10 +66,10 @@ def running_stack_environment(function_id: str, info: dict[str, Any]) -> dict[st
         return {**runtime, **info["function_environments"][function_id]}
     from tickerstream_local.intrinsics import Context
     from tickerstream_local.stack import template_environment
-    from tickerstream_local.template import parameter_defaults, sam_template
+    from tickerstream_local.template import parameter_values, sam_template
 
     template = sam_template()
-    ctx = Context(parameters=parameter_defaults(template), conditions=template.get("Conditions", {}), region=region)
+    ctx = Context(parameters=parameter_values(template), conditions=template.get("Conditions", {}), region=region)
     sqs = None
     for logical_id, physical in (info.get("resources") or {}).items():
         resource_type = template["Resources"].get(logical_id, {}).get("Type")

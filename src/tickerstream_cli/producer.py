@@ -1,9 +1,12 @@
 """`tickerstream produce`: send demo quotes (or replay a file) to the quote stream.
 
-By default user records are KPL-aggregated: the quotes of one ticker travel together in one Kinesis
-record (QuoteProcessor and Firehose de-aggregate), so a call is not capped at one record per ticker.
-Order per ticker holds under partial failures: ``put_records`` resends a failed Kinesis record whole,
-and sends nothing later of the same partition key until it has succeeded or finally failed; the next
+By default user records are KPL-aggregated as the Kinesis Producer Library does it: the quotes bound for
+one shard travel together in Kinesis records of up to 1 MiB, each user record keeping its ticker as its
+own partition key (QuoteProcessor and Firehose de-aggregate). So a call is not capped at one record per
+ticker, and a market of thousands of tickers still fills few, large records. Where the shards cannot be
+listed, each ticker's quotes are aggregated on their own. Order per ticker holds under partial failures:
+``put_records`` resends a failed Kinesis record whole, and sends nothing later of the same record key
+(a shard's first ticker in the window) until it has succeeded or finally failed; the next
 window of quotes goes out only after the current one is settled. Delivery is at least once, as with
 any Kinesis producer (the KPL included): a call that timed out after Kinesis stored it is sent again,
 and then its records appear twice, the copy right after the original and before anything later of the
@@ -23,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from tickerstream.kinesis_put import MAX_RECORD_BYTES, MAX_RECORDS_PER_REQUEST, PutResult, put_records
-from tickerstream.kpl import pack
+from tickerstream.kpl import pack_keyed
 from tickerstream_cli.config import ConfigError, explain_code
 from tickerstream_cli.demo_quotes import DemoQuotes, DemoRecord, synthetic_universe
+from tickerstream_cli.shards import shard_router
 
 # User records gathered before aggregating: big enough to fill calls for thousands of tickers, small
 # enough (~1 MB of quotes) that a window is settled well within a second.
@@ -54,18 +58,23 @@ def plain_entries(batch: Sequence[DemoRecord]) -> tuple[list[tuple[str, bytes]],
 
 
 def aggregated_entries(
-    batch: Sequence[DemoRecord], record_limit: int = MAX_RECORD_BYTES
+    batch: Sequence[DemoRecord], record_limit: int = MAX_RECORD_BYTES, shard_of: Callable[[str], str] | None = None
 ) -> tuple[list[tuple[str, bytes]], list[list[DemoRecord]]]:
-    """Kinesis records for ``batch``: each ticker's quotes, in order, packed into as few as fit 1 MiB."""
-    by_key: dict[str, list[DemoRecord]] = {}
+    """Kinesis records for ``batch``: the quotes bound for one shard (``shard_of``; one ticker's when it
+    is None), in order, packed into as few records as fit 1 MiB. Every record of a group is sent under
+    the group's first partition key, which routes it to that shard, and ``put_records`` sends a key's
+    records strictly one after another, so each ticker's quotes stay in order even when a call fails."""
+    groups: dict[str, list[DemoRecord]] = {}
     for record in batch:
-        by_key.setdefault(record.partition_key, []).append(record)
+        group = shard_of(record.partition_key) if shard_of else record.partition_key
+        groups.setdefault(group, []).append(record)
     entries: list[tuple[str, bytes]] = []
     carried: list[list[DemoRecord]] = []
-    for key, records in by_key.items():
+    for records in groups.values():
+        record_key = records[0].partition_key
         start = 0
-        for data, count in pack(key, [r.data for r in records], record_limit):
-            entries.append((key, data))
+        for data, count in pack_keyed(record_key, [(r.partition_key, r.data) for r in records], record_limit):
+            entries.append((record_key, data))
             carried.append(records[start : start + count])
             start += count
     return entries, carried
@@ -102,8 +111,10 @@ def produce(
     if rate:
         step = max(1, min(step, int(rate / 10) or 1))  # ~10 calls a second keeps the rate smooth
 
+    shard_of = shard_router(client, stream_name) if aggregate else None
+
     def to_entries(batch: list[DemoRecord]) -> tuple[list[tuple[str, bytes]], list[list[DemoRecord]]]:
-        return aggregated_entries(batch, record_limit) if aggregate else plain_entries(batch)
+        return aggregated_entries(batch, record_limit, shard_of) if aggregate else plain_entries(batch)
 
     attempted = 0
     while True:

@@ -11,9 +11,10 @@ write. Writes here take one lock per process, as DynamoDB serialises writes to a
 
 Two more of moto's DynamoDB costs grow with what is written rather than with the work: an item's
 400 KB check re-measures every attribute before adding each next one (quadratic in its attributes),
-and every condition expression is tokenised afresh although a writer sends the same few expressions
-with new values. Here an item is measured once, and the tokens of an expression are kept (its
-values and names are still substituted on every call).
+every condition expression is tokenised afresh although a writer sends the same few expressions
+with new values, and a transaction's conditions are parsed twice (to validate, then to apply). Here
+an item is measured once, the tokens of an expression are kept (its values and names are still
+substituted on every call), and a condition's tree is reused for the same names and values.
 
 moto 5.2's Kinesis ``GetRecords`` walks the shard from its first record on every call, and finding the
 last sequence number on every put copies the shard's keys: reading a shard gets slower with every
@@ -59,6 +60,7 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = _serialised(transact_write_items)
     _install_dynamodb_costs()
     _install_kinesis()
+    _install_sqs()
     _INSTALLED = True
 
 
@@ -69,8 +71,36 @@ def _install_dynamodb_costs() -> None:
     parser = comparisons.ConditionExpressionParser
     SHIPPED["ConditionExpressionParser._lex_condition_expression"] = parser._lex_condition_expression
     parser._lex_condition_expression = lambda self: deque(_condition_tokens(self.condition_expression))
+    SHIPPED["ConditionExpressionParser.parse"] = parser.parse
+    parser.parse = _remembered_parse(parser.parse)
     SHIPPED["Item.__init__"] = Item.__init__
     Item.__init__ = _item_init
+
+
+def _remembered_parse(parse: Any) -> Any:
+    """moto parses a transaction's condition twice, to validate the request and again to apply it, with
+    the same names and values: the second time gets the first's tree (a tree is only read afterwards)."""
+    recent: dict[tuple[str, str, str], tuple[Any, list[str], list[str]]] = {}
+
+    @functools.wraps(parse)
+    def remembered(self: Any) -> Any:
+        if not self.condition_expression:
+            return parse(self)
+        key = (self.condition_expression, json.dumps(self.expression_attribute_names, sort_keys=True),
+               json.dumps(self.expression_attribute_values, sort_keys=True))
+        found = recent.get(key)
+        if found is None:
+            op = parse(self)
+            found = (op, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+            if len(recent) >= 4096:
+                recent.clear()
+            recent[key] = found
+        else:
+            self.expr_attr_names_found.extend(found[1])
+            self.expr_attr_values_found.extend(found[2])
+        return found[0]
+
+    return remembered
 
 
 @functools.lru_cache(maxsize=1024)
@@ -173,9 +203,11 @@ class _SavedItems:
         self._saved: list[tuple[Any, Any, Any, Any]] = []  # (table, hash, range, item or None)
         self._stream_lengths: dict[int, tuple[Any, int]] = {}
 
-    def save(self, table: Any, hash_key: Any, range_key: Any) -> None:
+    def save(self, table: Any, hash_key: Any, range_key: Any, in_place: bool) -> None:
+        """``in_place``: the action changes the stored Item object itself (an Update), so keep a copy;
+        a Put stores a new Item and a Delete removes it, so the object as it is stays intact."""
         item = table.get_item(hash_key, range_key)
-        self._saved.append((table, hash_key, range_key, copy.deepcopy(item)))
+        self._saved.append((table, hash_key, range_key, copy.deepcopy(item) if in_place else item))
         if table.stream_shard is not None and id(table) not in self._stream_lengths:
             self._stream_lengths[id(table)] = (table, len(table.stream_shard.items))
 
@@ -253,21 +285,16 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
 
             if op_type != "ConditionCheck":
                 table = self.get_table(table_name)
-                saved.save(table, *self.get_keys_value(table, key))
+                saved.save(table, *self.get_keys_value(table, key), in_place=op_type == "Update")
+            # The condition held just above, under the write lock, and no other action of the
+            # transaction touches this item (check_unicity): moto would only evaluate it again.
             if op_type == "Put":
-                self.put_item(
-                    table_name, op["Item"], condition_expression=condition_expression,
-                    expression_attribute_names=names, expression_attribute_values=values,
-                )
+                self.put_item(table_name, op["Item"], expression_attribute_names=names, expression_attribute_values=values)
             elif op_type == "Delete":
-                self.delete_item(
-                    table_name, key, condition_expression=condition_expression,
-                    expression_attribute_names=names, expression_attribute_values=values,
-                )
+                self.delete_item(table_name, key, expression_attribute_names=names, expression_attribute_values=values)
             elif op_type == "Update":
                 self.update_item(
                     table_name, key, update_expression=op["UpdateExpression"],
-                    condition_expression=condition_expression,
                     expression_attribute_names=names, expression_attribute_values=values,
                 )
             errors.append((None, None, None))
@@ -284,8 +311,36 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
         raise TransactionCanceledException(errors)
 
 
+def _install_sqs() -> None:
+    """moto's queue counts read the clock once per message, and SendMessage asks for every attribute
+    (counts included) of the queue: a send cost grew with the messages waiting. One reading of the
+    clock per count, with moto's comparisons, keeps each count a plain pass over the messages."""
+    from moto.sqs import models
+    from moto.sqs.models import Queue
+
+    def clock() -> float:
+        return models.unix_time_millis()  # the module's own, as moto's Message reads it
+
+    def ready(queue: Any, now: float) -> list[Any]:
+        return [m for m in queue._messages if now > m.visible_at and not now < m.delayed_until]
+
+    for name in ("messages", "approximate_number_of_messages", "approximate_number_of_messages_delayed",
+                 "approximate_number_of_messages_not_visible"):
+        SHIPPED[f"Queue.{name}"] = getattr(Queue, name)
+    Queue.messages = property(lambda self: ready(self, clock()))
+    Queue.approximate_number_of_messages = property(lambda self: len(ready(self, clock())))
+    Queue.approximate_number_of_messages_delayed = property(
+        lambda self: (lambda now: sum(now < m.delayed_until for m in self._messages))(clock()))
+    Queue.approximate_number_of_messages_not_visible = property(
+        lambda self: (lambda now: sum(not now > m.visible_at for m in self._messages))(clock()))
+
+
 def main(argv: list[str] | None = None) -> None:
     install()
+    # The local stack discards the server's output: logging every request is work for nothing.
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from moto.server import main as moto_main
 
     moto_main(argv)

@@ -16,7 +16,7 @@ from tickerstream_local.stack import PROVISIONERS, Deployment, provisioner
 
 
 def _list(value: Any) -> list[str]:
-    """A CommaDelimitedList parameter resolves to its default string locally; CloudFormation gives a list."""
+    """A list property: CloudFormation gives a list (parameter_values does too); a literal may be a string."""
     if value is None:
         return []
     if isinstance(value, str):

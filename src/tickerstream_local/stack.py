@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from tickerstream_local.template import parameter_defaults, sam_template
+from tickerstream_local.template import parameter_values, sam_template
 from tickerstream_local.intrinsics import Context, resolve
 
 Provisioner = Callable[["Deployment", str, dict[str, Any]], None]
@@ -102,7 +102,7 @@ def deploy(
 ) -> Deployment:
     _load_provisioners()
     template = template or sam_template()
-    parameters = {**parameter_defaults(template), **(parameter_overrides or {})}
+    parameters = parameter_values(template, parameter_overrides)
     ctx = Context(
         parameters=parameters,
         conditions=template.get("Conditions", {}),

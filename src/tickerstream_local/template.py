@@ -62,6 +62,18 @@ def parameter_defaults(template: dict[str, Any] | None = None) -> dict[str, Any]
     return {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
 
 
+def parameter_values(template: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stack's parameter values as CloudFormation hands them to Ref: the defaults with ``overrides``
+    over them, and a ``CommaDelimitedList`` or ``List<...>`` parameter as a list of its items."""
+    template = template or sam_template()
+    values = {**parameter_defaults(template), **(overrides or {})}
+    for name, spec in template.get("Parameters", {}).items():
+        kind, value = str(spec.get("Type", "")), values.get(name)
+        if (kind == "CommaDelimitedList" or kind.startswith("List<")) and isinstance(value, str):
+            values[name] = [item.strip() for item in value.split(",")] if value else []
+    return values
+
+
 def resolve(value: Any, parameters: dict[str, Any]) -> Any:
     """Resolve a property that is a literal or a {"Ref": Parameter} to a value, using parameter values."""
     if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:

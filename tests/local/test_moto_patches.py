@@ -144,3 +144,43 @@ def test_a_condition_expression_sent_again_with_other_values_is_evaluated_with_t
                 dynamodb.put_item(**request)
     item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "c"}, "sk": {"S": "A"}})["Item"]
     assert item["v"] == {"N": "9"}
+
+
+def test_the_same_condition_with_the_same_values_is_judged_on_the_item_as_it_is_now(dynamodb):
+    # The parsed condition is reused (same expression, names and values); its verdict must not be.
+    put = _put("once", 1, condition="attribute_not_exists(pk) OR v < :bound")
+    put["Put"]["ExpressionAttributeValues"] = {":bound": {"N": "1"}}
+    dynamodb.transact_write_items(TransactItems=[put])
+    with pytest.raises(ClientError) as caught:
+        dynamodb.transact_write_items(TransactItems=[copy.deepcopy(put)])
+    assert [r["Code"] for r in caught.value.response["CancellationReasons"]] == ["ConditionalCheckFailed"]
+    dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": "once"}, "sk": {"S": "A"}})
+    dynamodb.transact_write_items(TransactItems=[copy.deepcopy(put)])
+    assert _all(dynamodb)["once"]["v"] == {"N": "1"}
+
+
+def test_queue_counts_agree_with_motos_own_and_read_the_clock_once(aws, monkeypatch):
+    from moto.core import utils as moto_utils
+    from moto.sqs import models as sqs_models
+    from moto.sqs.models import sqs_backends
+
+    from tickerstream_local.moto_patches import SHIPPED
+
+    install()
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="counted")["QueueUrl"]
+    for i in range(6):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i), DelaySeconds=60 if i % 3 == 0 else 0)
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=60)
+    queue = sqs_backends["123456789012"]["us-east-1"].get_queue("counted")
+    names = ("messages", "approximate_number_of_messages", "approximate_number_of_messages_delayed",
+             "approximate_number_of_messages_not_visible")
+    ours = {name: getattr(queue, name) for name in names}
+    assert ours == {name: SHIPPED[f"Queue.{name}"].fget(queue) for name in names}
+    assert (ours["approximate_number_of_messages"], ours["approximate_number_of_messages_delayed"],
+            ours["approximate_number_of_messages_not_visible"]) == (2, 2, 2)
+
+    reads = []
+    real = moto_utils.unix_time_millis
+    monkeypatch.setattr(sqs_models, "unix_time_millis", lambda *a: reads.append(1) or real(*a))
+    assert queue.approximate_number_of_messages == 2 and len(reads) == 1

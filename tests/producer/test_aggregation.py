@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import random
 
@@ -30,6 +31,11 @@ class ShardLog:
         self.timeout_after_write = timeout_after_write
         self.log: list[tuple[str, bytes]] = []
         self.calls = 0
+
+    def list_shards(self, StreamName=None):  # noqa: N803 - boto3's names
+        whole_range = {"StartingHashKey": "0", "EndingHashKey": str(2**128 - 1)}
+        return {"Shards": [{"ShardId": "shardId-000000000000", "HashKeyRange": whole_range,
+                            "SequenceNumberRange": {"StartingSequenceNumber": "1"}}]}
 
     def put_records(self, Records, StreamName=None, StreamARN=None):  # noqa: N803 - boto3's names
         self.calls += 1
@@ -197,3 +203,31 @@ def test_synthetic_universe_is_deterministic_and_spread_over_the_sectors():
     produce(shard, "s", DemoQuotes(seed=1, tickers=universe), count=20_000, aggregate=True, put=put_records)
     assert set(per_key(shard.user_records())) <= set(universe)
     assert len(per_key(shard.user_records())) > 4000
+
+
+def test_on_several_shards_each_quote_lands_on_its_own_tickers_shard_in_order():
+    """Aggregated per shard, as the KPL does: a Kinesis record holds many tickers, every one of which
+    maps to the shard the record went to, so a consumer sees each ticker on one shard, in order."""
+    import boto3
+    from moto import mock_aws
+
+    from tickerstream_cli.shards import ShardMap
+
+    with mock_aws():
+        client = boto3.client("kinesis", region_name="us-east-1")
+        client.create_stream(StreamName="s", ShardCount=4)
+        tickers = synthetic_universe(400, seed=3)
+        records = list(itertools.islice(DemoQuotes(seed=4, tickers=tickers), 6000))
+        report = produce(client, "s", records, count=len(records), aggregate=True, put=put_records)
+        shards = ShardMap.of(client.list_shards(StreamName="s")["Shards"])
+        seen: dict[str, list[bytes]] = {}
+        for shard_id in shards.shard_ids:
+            iterator = client.get_shard_iterator(StreamName="s", ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            for record in client.get_records(ShardIterator=iterator, Limit=10_000)["Records"]:
+                users = deaggregate(record["Data"]) if is_aggregated(record["Data"]) else []
+                assert users, "every record of a 6,000-quote window over 4 shards is an aggregate"
+                for user in users:
+                    assert shards.shard_of(user.partition_key) == shard_id
+                    seen.setdefault(user.partition_key, []).append(user.data)
+    assert report.sent == 6000 and report.kinesis_records < 4 * 3  # a few ~1 MB records per shard
+    assert seen == per_key((r.partition_key, r.data) for r in records)

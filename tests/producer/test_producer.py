@@ -152,6 +152,11 @@ def test_missing_credentials_surface_as_a_usage_error_at_the_first_call():
     class Unsigned:
         calls = 0
 
+        def list_shards(self, **_):
+            from botocore.exceptions import NoCredentialsError
+
+            raise NoCredentialsError()
+
         def put_records(self, **_):
             from botocore.exceptions import NoCredentialsError
 

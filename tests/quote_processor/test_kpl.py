@@ -117,3 +117,33 @@ def test_a_record_too_big_to_aggregate_goes_out_plain():
     big = b"x" * 1000
     packed = pack("K", [b"a", big, b"b"], 1010)
     assert packed == [(b"a", 1), (big, 1), (b"b", 1)]
+
+
+# -- several partition keys in one aggregate (what the producer sends: everything bound for one shard) --
+
+from tickerstream.kpl import aggregate_keyed, pack_keyed  # noqa: E402
+
+keyed_records = st.lists(st.tuples(st.sampled_from(["AAPL", "QXZ", "ÉTÉ", "k" * 200]), st.binary(max_size=300)),
+                         min_size=1, max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=keyed_records)
+def test_aggregates_of_several_keys_keep_each_records_key_and_order(records):
+    data = aggregate_keyed(records)
+    assert [(r.partition_key, r.data) for r in deaggregate(data)] == records
+    assert reference_deaggregate(data, records[0][0]) == records
+    assert data == aggregate([(key, d, None) for key, d in records])  # byte for byte the reference's
+
+
+@settings(max_examples=150, deadline=None)
+@given(records=keyed_records, limit=st.integers(1200, 5000))
+def test_pack_keyed_keeps_order_and_keys_within_the_limit(records, limit):
+    record_key = records[0][0]
+    out: list[tuple[str, bytes]] = []
+    for data, count in pack_keyed(record_key, records, limit):
+        assert len(record_key.encode()) + len(data) <= limit
+        users = [(r.partition_key, r.data) for r in deaggregate(data)] if is_aggregated(data) else [(record_key, data)]
+        assert len(users) == count
+        out += users
+    assert out == records

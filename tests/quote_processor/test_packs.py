@@ -19,25 +19,38 @@ def test_a_pack_holds_a_put_per_ticker_and_one_add_per_sector_up_to_100_actions(
     sdk = quote_processor.store._client = counting(quote_processor.store._client)
     records = many_tickers(150)
     assert quote_processor.handler({"Records": records}, lambda_context) == {"batchItemFailures": []}
-    assert sdk.calls.count("transact_write_items") == 2  # 97 tickers + 3 sectors, then 53 + 3
+    assert sdk.calls.count("transact_write_items") == 2  # 98 tickers + 2 sectors, then 52 + 2
     assert len(table.tickers()) == 150
     for sector in SECTORS:
         assert int(table.summary(sector)["quote_count"]) == 50
         assert Decimal(table.summary(sector)["change_sum"]) == Decimal("25.0")
 
 
+def test_packs_go_sector_by_sector_so_each_touches_few_summaries(quote_processor, lambda_context, table):
+    sent: list[dict] = []
+    quote_processor.store._client = ClientWithFaults(
+        quote_processor.store._client, lambda op, kw: sent.append(kw) if op == "transact_write_items" else None)
+    records = [make_record(quote(f"T{i:03d}", 1 + i, change=0.5, sector=SECTORS[i % 3]), 100 + i) for i in range(300)]
+    assert quote_processor.handler({"Records": records}, lambda_context) == {"batchItemFailures": []}
+    summaries = [sum("Update" in action for action in call["TransactItems"]) for call in sent]
+    assert len(summaries) == 4 and max(summaries) <= 2  # sector by sector: no pack touches all three (was 3 each)
+    assert sum(len(call["TransactItems"]) for call in sent) == 300 + sum(summaries)
+    assert sum(int(table.summary(s)["quote_count"]) for s in SECTORS) == 300
+
+
 def test_a_transient_pack_failure_checkpoints_at_its_first_record_and_redelivery_counts_once(quote_processor, lambda_context, table):
     records = many_tickers(150)
     real = quote_processor.store._client
-    # the second pack (tickers 97…149) is throttled
+    # Packs go sector by sector: ENERGY and HEALTHCARE (98 tickers, first record T001's), then the other
+    # 52 (first record T000's), which run first. The first pack is throttled: Lambda resumes at T001's record.
     quote_processor.store._client = ClientWithFaults(
-        real, lambda op, kw: client_error(op, "ThrottlingException") if touches_ticker(kw, "T120") else None
+        real, lambda op, kw: client_error(op, "ThrottlingException") if touches_ticker(kw, "T001") else None
     )
-    assert quote_processor.handler({"Records": records}, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "197"}]}
-    assert len(table.tickers()) == 97
+    assert quote_processor.handler({"Records": records}, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "101"}]}
+    assert len(table.tickers()) == 52 and "T000" in table.tickers()
 
     quote_processor.store._client = real
-    assert quote_processor.handler({"Records": records[97:]}, lambda_context) == {"batchItemFailures": []}
+    assert quote_processor.handler({"Records": records[1:]}, lambda_context) == {"batchItemFailures": []}
     assert len(table.tickers()) == 150
     assert sum(int(table.summary(s)["quote_count"]) for s in SECTORS) == 150
 

@@ -14,9 +14,7 @@ import pytest
 from tickerstream_local.functions import LocalContext, load_function
 from tickerstream_local.intrinsics import Context
 from tickerstream_local.stack import template_environment
-from tickerstream_local.template import parameter_defaults, sam_template
-
-from tickerstream_local.template import REPO_ROOT  # noqa: E402
+from tickerstream_local.template import REPO_ROOT, parameter_values, sam_template
 
 # The functions' own packages, importable for unit and property tests (as Lambda puts CodeUri on the path).
 for _code in ("ws_authorizer", "ws_connections", "board_fanout"):
@@ -30,17 +28,8 @@ REFS = {"ConnectionsTable": TABLE, "WebSocketApi": API_ID, "UserPool": "us-east-
         "UserClient": "userclient0000000000000000", "MachineClient": "machineclient000000000000"}
 
 
-def parameters() -> dict[str, Any]:
-    """Parameter defaults as CloudFormation passes them: a CommaDelimitedList is a list."""
-    values = parameter_defaults(TEMPLATE)
-    for name, spec in TEMPLATE["Parameters"].items():
-        if spec["Type"] == "CommaDelimitedList":
-            values[name] = str(values[name]).split(",")
-    return values
-
-
 def environment(logical_id: str, **overrides: str) -> dict[str, str]:
-    ctx = Context(parameters=parameters(), conditions=TEMPLATE.get("Conditions", {}), refs=dict(REFS))
+    ctx = Context(parameters=parameter_values(TEMPLATE), conditions=TEMPLATE.get("Conditions", {}), refs=dict(REFS))
     return {**template_environment(TEMPLATE, logical_id, ctx), **overrides}
 
 

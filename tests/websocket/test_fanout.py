@@ -169,3 +169,14 @@ def _all_metrics(out: str) -> list[dict]:
 def _metrics(out: str) -> dict:
     (metrics,) = [m for m in _all_metrics(out) if "PushesSent" in m]
     return metrics
+
+
+def test_a_failed_lookup_costs_that_topics_pushes_only(routes, fanout, capsys):
+    subscribe(routes, "c1", tickers=["QXZ"], sectors=["ENERGY"])
+    real = fanout.index._query
+    fanout.index._query = lambda topic: (_ for _ in ()).throw(RuntimeError("throttled")) if topic == "TICKER#QXZ" else real(topic)
+    fake = FakeConnections()
+    assert run(fanout, [kinesis_record(1, quote("QXZ", 1.0)), kinesis_record(2, quote("XOM", 2.0, "ENERGY"))], fake) == {"batchItemFailures": []}
+    assert [m["quote"]["ticker_symbol"] for m in fake.received("c1")] == ["XOM"]
+    metrics = _metrics(capsys.readouterr().out)
+    assert (metrics["SubscriberLookupErrors"], metrics["TopicsUnanswered"]) == (1, 1)

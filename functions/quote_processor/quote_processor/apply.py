@@ -65,8 +65,7 @@ def apply_plan(
                 _add(done, written)
             return done
 
-        # plan.updates is in first-record order and packs keep it, so a pack's first record is its first ticker's
-        units.append((pack[0].first_index, write_pack))
+        units.append((min(update.first_index for update in pack), write_pack))
 
     for chunk in chunk_messages(plan.rejects, event_source_arn):
         units.append((chunk[0][0].origin.index, lambda chunk=chunk: _send(quarantine, chunk)))

@@ -11,6 +11,7 @@ directions (our aggregates are byte-for-byte what its aggregator builds).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tickerstream.codec import InvalidRecord
@@ -123,8 +124,9 @@ def deaggregate(data: bytes) -> list[UserRecord]:
 
 
 # -- aggregation (the producer's side) ---------------------------------------------------------------
-# Only what a producer that keeps per-key order needs: every user record of one aggregate shares the
-# aggregate's partition key (index 0 of the key table), no explicit hash keys, no tags.
+# What a producer that keeps per-key order needs: user records of one or several partition keys (the KPL
+# aggregates all the records bound for one shard), a key table in first-seen order, no explicit hash
+# keys, no tags.
 
 _OVERHEAD = len(KPL_MAGIC) + _DIGEST_SIZE
 
@@ -145,61 +147,86 @@ def _length_delimited(number: int, payload: bytes) -> bytes:
     return _varint_bytes(number << 3 | 2) + _varint_bytes(len(payload)) + payload
 
 
-def _record_entry(data: bytes) -> bytes:
-    # Record { partition_key_index = 0 (field 1, varint); data (field 3, bytes) } as AggregatedRecord field 3
-    return _length_delimited(3, b"\x08\x00" + _length_delimited(3, data))
+def _record_entry(key_index: int, data: bytes) -> bytes:
+    # Record { partition_key_index (field 1, varint); data (field 3, bytes) } as AggregatedRecord field 3
+    return _length_delimited(3, b"\x08" + _varint_bytes(key_index) + _length_delimited(3, data))
+
+
+def aggregate_keyed(records: Sequence[tuple[str, bytes]]) -> bytes:
+    """One KPL aggregated record holding ``(partition key, data)`` user records in order."""
+    table: dict[str, int] = {}
+    entries = []
+    for key, data in records:
+        index = table.setdefault(key, len(table))
+        entries.append(_record_entry(index, data))
+    message = b"".join(_length_delimited(1, key.encode()) for key in table) + b"".join(entries)
+    return KPL_MAGIC + message + hashlib.md5(message, usedforsecurity=False).digest()
 
 
 def aggregate(partition_key: str, payloads: list[bytes]) -> bytes:
     """One KPL aggregated record holding ``payloads`` in order, all under ``partition_key``."""
-    message = _length_delimited(1, partition_key.encode()) + b"".join(_record_entry(d) for d in payloads)
-    return KPL_MAGIC + message + hashlib.md5(message, usedforsecurity=False).digest()
+    return aggregate_keyed([(partition_key, data) for data in payloads])
 
 
 def aggregated_size(partition_key: str, payloads: list[bytes]) -> int:
     """len(aggregate(partition_key, payloads)) without building it."""
-    return _OVERHEAD + len(_length_delimited(1, partition_key.encode())) + sum(
-        entry_size(len(d)) for d in payloads
-    )
+    return _OVERHEAD + key_size(partition_key) + sum(entry_size(len(d)) for d in payloads)
 
 
-def entry_size(data_length: int) -> int:
+def key_size(partition_key: str) -> int:
+    """Bytes one partition key adds to an aggregate's key table."""
+    return len(_length_delimited(1, partition_key.encode()))
+
+
+def entry_size(data_length: int, key_index: int = 0) -> int:
     """Bytes one user record of ``data_length`` bytes adds to an aggregate."""
-    inner = 2 + 1 + len(_varint_bytes(data_length)) + data_length
+    inner = 1 + len(_varint_bytes(key_index)) + 1 + len(_varint_bytes(data_length)) + data_length
     return 1 + len(_varint_bytes(inner)) + inner
 
 
 def pack(partition_key: str, payloads: list[bytes], max_record_bytes: int) -> list[tuple[bytes, int]]:
     """Split one key's payloads, in order, into Kinesis records of at most ``max_record_bytes``
-    (partition key included): ``[(record data, how many user records it holds), ...]``.
+    (partition key included): ``[(record data, how many user records it holds), ...]``."""
+    return pack_keyed(partition_key, [(partition_key, data) for data in payloads], max_record_bytes)
 
-    A run of one user record goes out as the plain record (no aggregation overhead) unless its data
-    starts with the KPL magic and would be taken for an aggregate; a payload too large to aggregate
-    goes out plain too (Kinesis itself refuses one over the limit).
+
+def pack_keyed(
+    record_key: str, records: Sequence[tuple[str, bytes]], max_record_bytes: int
+) -> list[tuple[bytes, int]]:
+    """Split ``(partition key, data)`` user records, in order, into Kinesis records of at most
+    ``max_record_bytes`` sent under ``record_key``: ``[(record data, how many user records it holds), ...]``.
+
+    A run of one user record of ``record_key`` itself goes out as the plain record (no aggregation
+    overhead) unless its data starts with the KPL magic and would be taken for an aggregate; a payload
+    too large to aggregate goes out plain too (Kinesis itself refuses one over the limit).
     """
-    key_bytes = len(partition_key.encode())
-    base = _OVERHEAD + len(_length_delimited(1, partition_key.encode()))
-    records: list[tuple[bytes, int]] = []
-    run: list[bytes] = []
-    size = base
+    limit = max_record_bytes - len(record_key.encode())
+    out: list[tuple[bytes, int]] = []
+    run: list[tuple[str, bytes]] = []
+    table: dict[str, int] = {}
+    size = _OVERHEAD
 
     def flush() -> None:
-        if len(run) == 1 and not is_aggregated(run[0]):
-            records.append((run[0], 1))
+        if len(run) == 1 and run[0][0] == record_key and not is_aggregated(run[0][1]):
+            out.append((run[0][1], 1))
         elif run:
-            records.append((aggregate(partition_key, run), len(run)))
+            out.append((aggregate_keyed(run), len(run)))
 
-    for data in payloads:
-        added = entry_size(len(data))
-        if key_bytes + base + added > max_record_bytes:  # never fits an aggregate: alone and plain
+    for key, data in records:
+        index = table.get(key, len(table))
+        added = entry_size(len(data), index) + (key_size(key) if key not in table else 0)
+        if _OVERHEAD + key_size(key) + entry_size(len(data)) > limit:  # never fits an aggregate: alone and plain
             flush()
-            run, size = [], base
-            records.append((data, 1))
+            run, table, size = [], {}, _OVERHEAD
+            out.append((data, 1))
             continue
-        if run and key_bytes + size + added > max_record_bytes:
+        if run and size + added > limit:
             flush()
-            run, size = [], base
-        run.append(data)
+            run, table, size = [], {}, _OVERHEAD
+            index = 0
+            added = entry_size(len(data)) + key_size(key)
+        table.setdefault(key, index)
+        run.append((key, data))
         size += added
     flush()
-    return records
+    return out
