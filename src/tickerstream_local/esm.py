@@ -4,7 +4,7 @@ It serves the template's `Kinesis` and `DynamoDB` (table stream) events and hono
 BatchSize, MaximumBatchingWindowInSeconds, StartingPosition, FunctionResponseTypes
 [ReportBatchItemFailures] (checkpoint at the lowest reported sequence number), BisectBatchOnFunctionError
 (splits do not use the retry quota), MaximumRetryAttempts, MaximumRecordAgeInSeconds, the OnFailure
-destination (an SQS message of the shape Lambda sends) and TumblingWindowInSeconds state.
+destination (an SQS message of the shape Lambda sends), TumblingWindowInSeconds state and FilterCriteria.
 One poller per shard; ParallelizationFactor > 1 is not simulated (batches of a shard run one at a time).
 Where the records come from is esm_sources.py.
 """
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tickerstream_local.esm_events import MappingSettings, arrival_of, iso_time, on_failure_message, sequence_of, size_of
+from tickerstream_local.esm_filters import matches_any
 from tickerstream_local.esm_sources import STREAM_EVENT_TYPES, stream_source
 from tickerstream_local.functions import LocalContext
 from tickerstream_local.handlers import local_context, resolve_handler
@@ -92,7 +93,12 @@ class ShardPoller:
         limit = min(source.MAX_RECORDS_PER_CALL, settings.batch_size)
         records, next_iterator, behind_ms = source.read(self.shard_id, self.iterator, limit)
         self.mapping.stats.fetch_seconds += time.perf_counter() - started
-        backlog = len(records) >= limit
+        read = len(records)
+        backlog = read >= limit
+        if settings.filters:  # filtered out = processed, as Lambda treats it
+            kept = [r for r in records if matches_any(r, list(settings.filters))]
+            self.mapping.stats.records_checkpointed += len(records) - len(kept)
+            records = kept
         self.next_poll = started if backlog else started + BASE_POLL_INTERVAL
         self.iterator = next_iterator or self.iterator
         if records and not self.pending:
@@ -100,7 +106,7 @@ class ShardPoller:
         self.pending.extend(records)
         if behind_ms is not None:
             self.mapping.stats.iterator_age_ms = behind_ms
-        return len(records)
+        return read
 
     def ready_batch(self, flush: bool) -> list[dict[str, Any]]:
         """Take the next batch if the batch is full, the window has passed, or we are flushing."""

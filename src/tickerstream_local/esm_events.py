@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tickerstream_local.esm_filters import parse_filters
+
 
 @dataclass(frozen=True)
 class MappingSettings:
@@ -22,6 +24,7 @@ class MappingSettings:
     max_record_age: int = -1
     on_failure_arn: str | None = None
     tumbling_window: int = 0
+    filters: tuple[Any, ...] = ()  # FilterCriteria patterns (esm_filters.py)
 
     @classmethod
     def from_event(cls, props: dict[str, Any]) -> MappingSettings:
@@ -37,6 +40,7 @@ class MappingSettings:
             max_record_age=int(props.get("MaximumRecordAgeInSeconds", -1)),
             on_failure_arn=destination,
             tumbling_window=int(props.get("TumblingWindowInSeconds", 0)),
+            filters=tuple(parse_filters(props.get("FilterCriteria"))),
         )
 
 

@@ -84,6 +84,7 @@ class LocalWebSocketServer:
         self.handlers = handlers
         self.quotas = quotas or Quotas()
         self.connections: dict[str, tuple[ServerConnection, ConnectionInfo]] = {}
+        self.management_connections: set[GatewayConnection] = set()  # kept-alive @connections clients
         self.stats = {"connected": 0, "refused": 0, "messages": 0, "posted": 0, "gone": 0, "disconnected": 0}
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-function")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -135,9 +136,11 @@ class LocalWebSocketServer:
         return await serve(
             self._connection, LOOPBACK, self.port,
             process_request=self._handshake,
+            process_response=self._accepted,
             select_subprotocol=lambda connection, offered: getattr(connection, "chosen_subprotocol", None),
             create_connection=connection_class(self),
             max_size=self.quotas.max_message_bytes,
+            open_timeout=None,  # GatewayConnection.handshake bounds WebSocket handshakes itself
             ping_interval=None,  # API Gateway answers pings but sends none
             compression=None,  # API Gateway does not negotiate permessage-deflate
         )
@@ -149,6 +152,8 @@ class LocalWebSocketServer:
             return
 
         async def shut() -> None:
+            for idle in list(self.management_connections):
+                idle.transport.close()
             if self._server is not None:
                 self._server.close(close_connections=True)
                 await self._server.wait_closed()
@@ -195,7 +200,8 @@ class LocalWebSocketServer:
                 info.authorizer = await self._authorize(route, info, headers, query, request)
             except AuthorizerRefusal as refusal:
                 self.stats["refused"] += 1
-                log.info("WebSocket handshake refused %d: %s", refusal.status, refusal)
+                log.log(logging.WARNING if refusal.status >= 500 else logging.INFO,
+                        "WebSocket handshake refused %d: %s", refusal.status, refusal)
                 text = {401: "Unauthorized", 403: "Forbidden"}.get(refusal.status, "Internal server error")
                 return _reject(connection, refusal.status, text)
         if route is not None and route.function_id is not None:
@@ -208,13 +214,18 @@ class LocalWebSocketServer:
             status = answer.get("statusCode", 200) if isinstance(answer, dict) else 200
             if not isinstance(status, int) or not 200 <= status < 300:
                 self.stats["refused"] += 1
+                log.warning("$connect integration %s answered %r: handshake refused", route.function_id, answer)
                 return _reject(connection, status if isinstance(status, int) else 500, str(answer.get("body") or ""))
             for name, value in ((answer.get("headers") or {}) if isinstance(answer, dict) else {}).items():
                 if name.lower() == "sec-websocket-protocol":
                     connection.chosen_subprotocol = str(value)
-        connection.connection_id = info.connection_id
-        self.connections[info.connection_id] = (connection, info)
+        connection.info = info  # registered once websockets accepts the handshake (_accepted)
         return None
+
+    def _accepted(self, connection: ServerConnection, request: Request, response: Response) -> None:
+        """Postable from the moment the client can see its 101, as on API Gateway."""
+        if response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS and isinstance(connection, GatewayConnection):
+            self.connections[connection.info.connection_id] = (connection, connection.info)
 
     async def _authorize(self, route: RouteConfig, info: ConnectionInfo, headers: list[tuple[str, str]],
                          query: dict[str, list[str]], request: Request) -> dict[str, Any]:
@@ -236,9 +247,10 @@ class LocalWebSocketServer:
 
     # -- an open connection --------------------------------------------------------------------------
     async def _connection(self, connection: ServerConnection) -> None:
-        assert isinstance(connection, GatewayConnection) and connection.connection_id is not None
-        connection_id = connection.connection_id
-        _, info = self.connections[connection_id]
+        assert isinstance(connection, GatewayConnection) and connection.info is not None
+        info = connection.info
+        connection_id = info.connection_id
+        connection.handled = True
         self.stats["connected"] += 1
         ends_at = time.monotonic() + self.quotas.max_lifetime
         try:

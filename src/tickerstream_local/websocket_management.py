@@ -6,7 +6,8 @@
 
 websockets parses only WebSocket handshakes (GET, no body), so each TCP connection's first request line
 is read here: a request for `@connections` is answered here (stdlib header parsing, websockets'
-Response serialisation, one request per TCP connection), anything else goes to websockets untouched.
+Response serialisation, HTTP/1.1 keep-alive as API Gateway offers it), anything else goes to websockets
+untouched.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tickerstream.local.websocket")
 MAX_HEAD_BYTES = 16 * 1024
 MANAGEMENT_MARKER = "/@connections/"
+OPEN_TIMEOUT = 10.0  # a WebSocket handshake (authorizer and $connect included) must complete within it
+MANAGEMENT_IDLE_SECONDS = 60.0  # a kept-alive @connections connection with no request for this long is closed
 
 
 class GatewayConnection(ServerConnection):
@@ -46,8 +49,11 @@ class GatewayConnection(ServerConnection):
         self._head = bytearray()
         self._mode: str | None = None  # None until the request line is read; then "websocket" or "management"
         self._body_task: asyncio.Task[None] | None = None
+        self._sorted: asyncio.Future[None] = self.loop.create_future()  # the first request line was read
+        self._idle: asyncio.TimerHandle | None = None
         self.chosen_subprotocol: str | None = None
-        self.connection_id: str | None = None
+        self.info: Any = None  # websocket_events.ConnectionInfo once $connect has admitted it
+        self.handled = False  # the server's connection handler took it (and will unregister it)
 
     # -- sorting the first request ---------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
@@ -61,17 +67,41 @@ class GatewayConnection(ServerConnection):
                 return
             request_line = bytes(self._head[: max(line_end, 0)]).split(b" ")
             target = request_line[1].decode("latin-1") if len(request_line) == 3 else ""
+            if not self._sorted.done():
+                self._sorted.set_result(None)
             if MANAGEMENT_MARKER not in target.split("?", 1)[0]:
                 self._mode = "websocket"
                 buffered, self._head = bytes(self._head), bytearray()
                 super().data_received(buffered)
                 return
             self._mode = "management"
+            self.gateway.management_connections.add(self)
         self._try_management_request()
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        """websockets' handshake within OPEN_TIMEOUT; a management connection instead lives until it
+        closes (the server is started with open_timeout=None, so kept-alive ones are not cut)."""
+        async with asyncio.timeout(OPEN_TIMEOUT):
+            await asyncio.wait([self._sorted, self.connection_lost_waiter], return_when=asyncio.FIRST_COMPLETED)
+            if self._mode != "management":
+                await super().handshake(*args, **kwargs)
+                return
+        await self.connection_lost_waiter
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        self.gateway.management_connections.discard(self)
+        if self.info is not None and not self.handled:  # accepted, but the 101 never went out
+            self.gateway.connections.pop(self.info.connection_id, None)
+        super().connection_lost(exc)
 
     def _try_management_request(self) -> None:
         if self._body_task is not None:
             return
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         head_end = self._head.find(b"\r\n\r\n")
         if head_end < 0:
             if len(self._head) > MAX_HEAD_BYTES:
@@ -91,24 +121,31 @@ class GatewayConnection(ServerConnection):
             if length > self.gateway.max_message_bytes * 2:  # refuse early; do not buffer it all
                 self._answer(_error(413, "PayloadTooLargeException", "Request Entity Too Large"))
             return
-        method, target, _ = request_line.decode("latin-1").split(" ", 2)
-        self._body_task = self.loop.create_task(self._serve(method, target, body))
+        del self._head[: head_end + 4 + length]
+        method, target, version = request_line.decode("latin-1").split(" ", 2)
+        keep_alive = version == "HTTP/1.1" and headers.get("Connection", "").lower() != "close"
+        self._body_task = self.loop.create_task(self._serve(method, target, body, keep_alive))
 
-    async def _serve(self, method: str, target: str, body: bytes) -> None:
+    async def _serve(self, method: str, target: str, body: bytes, keep_alive: bool) -> None:
         try:
             response = await self.gateway.manage(method, urllib.parse.urlsplit(target).path, body)
         except Exception:  # noqa: BLE001 - the local server's own fault: API Gateway's 500
             log.exception("@connections %s %s failed", method, target)
             response = _error(500, "InternalServerErrorException", "Internal server error")
-        self._answer(response)
+        self._answer(response, keep_alive)
+        self._body_task = None
+        if keep_alive and not self.transport.is_closing():
+            self._idle = self.loop.call_later(MANAGEMENT_IDLE_SECONDS, self.transport.close)
+            self._try_management_request()  # a pipelined request may be waiting
 
-    def _answer(self, response: Response) -> None:
-        response.headers["Connection"] = "close"
+    def _answer(self, response: Response, keep_alive: bool = False) -> None:
+        response.headers["Connection"] = "keep-alive" if keep_alive else "close"
         response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
         response.headers["Content-Length"] = str(len(response.body))
         if not self.transport.is_closing():
             self.transport.write(response.serialize())
-            self.transport.close()
+            if not keep_alive:
+                self.transport.close()
 
     # -- the frame quota -------------------------------------------------------------------------
     def process_event(self, event: Any) -> None:

@@ -115,3 +115,30 @@ def test_reported_item_failures_checkpoint_at_the_lowest_sequence_number(table):
     mapping = EventSourceMapping(deployment, "Consumer", "Changes", handler=partly_failing)
     mapping.drain(timeout=30)
     assert len(calls) == 2 and calls[1] == calls[0][3:]
+
+
+def test_filter_criteria_deliver_only_matching_changes_and_move_past_the_rest(aws):
+    _load_provisioners()
+    filtered = template()
+    filtered["Resources"]["Consumer"]["Properties"]["Events"]["Changes"]["Properties"] = {
+        **SETTINGS, "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": ["MODIFY"]}'},
+                                                   {"Pattern": '{"dynamodb": {"NewImage": {"n": {"N": ["3"]}}}}'}]}}
+    deployment = deploy(aws, template=filtered, stack_name="ddbfilter")
+    dynamodb = deployment.client("dynamodb")
+    name = deployment.physical["Table"]
+    for n in range(5):
+        dynamodb.put_item(TableName=name, Item={"pk": {"S": f"k{n}"}, "n": {"N": str(n)}})
+    dynamodb.put_item(TableName=name, Item={"pk": {"S": "k1"}, "n": {"N": "10"}})  # a MODIFY
+    recorder = Recorder()
+    mapping = EventSourceMapping(deployment, "Consumer", "Changes", handler=recorder)
+    mapping.drain(timeout=30)
+    assert [n for batch in recorder.batches for n in batch] == [3, 10]
+    assert [r["eventName"] for r in recorder.events] == ["INSERT", "MODIFY"]
+    assert mapping.stats.records_checkpointed == 6  # the four filtered out count as processed
+
+
+def test_unsupported_filter_operators_are_refused_not_ignored():
+    from tickerstream_local.esm_filters import UnsupportedFilter, matches_any
+
+    with pytest.raises(UnsupportedFilter):
+        matches_any({"eventName": "INSERT"}, [{"eventName": [{"wildcard": "IN*"}]}])

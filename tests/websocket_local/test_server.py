@@ -178,3 +178,21 @@ def test_connections_api_post_get_delete_and_gone(server, stand_ins):
             call()
         assert gone.value.response["Error"]["Code"] == "GoneException"
         assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+
+
+def test_connections_api_keeps_the_http_connection_alive_and_stop_closes_it(make_server, stand_ins):
+    import http.client
+
+    server = make_server()
+    with connect(server.url, subprotocols=[PROTOCOL, GOOD]) as client:
+        (connection_id,) = server.connections
+        http_connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        for n in range(3):  # one TCP connection, three requests
+            http_connection.request("POST", f"/dev/@connections/{connection_id}", body=f'{{"n":{n}}}'.encode())
+            answer = http_connection.getresponse()
+            assert (answer.status, answer.getheader("Connection"), answer.read()) == (200, "keep-alive", b"")
+            assert json.loads(client.recv(timeout=10)) == {"n": n}
+        assert len(server.management_connections) == 1
+        started = time.monotonic()
+        server.stop()  # does not wait for the kept-alive connection's client to hang up
+    assert time.monotonic() - started < 10 and not server.management_connections
