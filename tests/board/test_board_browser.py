@@ -22,7 +22,6 @@ import pytest
 from playwright.sync_api import expect
 
 from tickerstream_local.runner import LocalStack
-from tickerstream_local.template import parameter_defaults
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALLER = "scripts/install-chromium (or `make chromium`; `make test` runs it first)"
@@ -40,11 +39,8 @@ def require_chromium() -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     state = tmp_path_factory.mktemp("board") / "local.json"
-    # LakeSectors given as the list CloudFormation's Ref yields: the local deploy passes the default as a
-    # string, which the WebSocket API's sector check misreads (see the xfail in test_board_site.py).
-    sectors = [s.strip() for s in parameter_defaults()["LakeSectors"].split(",")]
     running = LocalStack(api_port=0, moto_port=0, ws_port=0, state_file=state, ops_interval=None,
-                         parameter_overrides={"AllowedEmailDomains": "example.com", "LakeSectors": sectors})
+                         parameter_overrides={"AllowedEmailDomains": "example.com"})
     with contextlib.redirect_stdout(io.StringIO()):  # the functions' JSON logs; the tests print their own lines
         running.start()
     try:

@@ -182,13 +182,8 @@ def test_the_local_cognito_endpoint_answers_a_cross_origin_browser(served):
     assert json.loads(refused.data)["__type"] == "ResourceNotFoundException"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "local-stack bug outside the board: deploy() hands a CommaDelimitedList parameter to Ref as its raw "
-    "string, so `!Join [\",\", !Ref LakeSectors]` joins its characters and WsConnections' BOARD_SECTORS is "
-    "'E,N,E,R,G,Y,...': the board's subscribe to its sectors is refused under `make local`. Fix in "
-    "src/tickerstream_local/stack.py deploy(): split str values of CommaDelimitedList parameters into lists "
-    "(as CloudFormation does); then drop this marker and the LakeSectors override in test_board_browser.py."))
 def test_the_websocket_api_knows_every_sector_the_board_subscribes_to(served):
+    """The sectors config.json names are the ones WsConnections accepts (both read LakeSectors)."""
     deployment = served[2]
     known = deployment.function_environment("WsConnections")["BOARD_SECTORS"].split(",")
     assert known == template_sectors(deployment)
