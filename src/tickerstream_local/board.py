@@ -95,8 +95,10 @@ class BoardSite:
         return response
 
 
-def serve_board(app: Any, info: Callable[[], dict[str, Any]], deployment: Any) -> str:
-    """Attach the board to a LocalApi (its `board` hook) and return the board's URL (the API's root)."""
+def serve_board(app: Any, info: Callable[[], dict[str, Any]], deployment: Any) -> None:
+    """Attach the board to a LocalApi (its `board` hook): served at the API's root, configured by `info()`.
+
+    Always attached; the stack names it (`board_url`) only when the template has a WebSocket API, without
+    which the page says it cannot go live."""
     sectors = template_sectors(deployment)
     app.board = BoardSite(lambda: board_config(info(), sectors))
-    return f"{info()['api_url']}/"

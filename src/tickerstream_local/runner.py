@@ -164,7 +164,7 @@ class LocalStack:
                 self.ops.attach(firehoses=self.firehoses, api_app=self.api.app)
             self.api_port = self.api.port
             self.info = self.connection_details()
-            self.info["board_url"] = serve_board(self.api.app, lambda: self.info, self.deployment)
+            serve_board(self.api.app, lambda: self.info, self.deployment)  # board_url: connection_details()
             if self.state_file is not None:
                 self._refuse_if_taken()  # one started while this one deployed
                 write_private(self.state_file, json.dumps(self.info, indent=2) + "\n")

@@ -39,12 +39,8 @@ def served():
         deployment = deploy(boto3.Session(region_name="us-east-1"), stack_name="board-site")
         app = LocalApi(deployment)
         info = dict(INFO)
-        url = serve_board(app, lambda: info, deployment)
-        yield Client(app), app, deployment, info, url
-
-
-def test_the_board_url_is_the_api_root(served):
-    assert served[4] == "http://127.0.0.1:3999/"
+        serve_board(app, lambda: info, deployment)
+        yield Client(app), app, deployment, info
 
 
 def test_root_is_index_html_with_security_headers(served):
@@ -72,7 +68,7 @@ def test_every_board_file_is_served_as_it_is_on_disk(served, path):
 
 
 def test_config_json_is_the_stacks_details_and_nothing_secret(served):
-    client, _, deployment, info, _ = served
+    client, _, deployment, info = served
     answer = client.get("/config.json")
     assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
     config = json.loads(answer.data)
