@@ -16,7 +16,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_SYNCED := $(CHECKOV_VENV)/.synced
 RUN := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help setup test lint build demo local bench deploy clean sam-local
+.PHONY: help setup test lint build demo local bench deploy clean sam-local chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,8 +38,11 @@ $(CHECKOV_SYNCED): pyproject.toml uv.lock | $(UV)
 
 setup: $(SYNCED) $(CHECKOV_SYNCED) ## create .venv (python3.13, locked dev dependencies) and .venv-checkov
 
-test: setup ## run every test (template lint and checkov included)
+test: setup chromium ## run every test (template lint and checkov included)
 	$(RUN) pytest
+
+chromium: ## Debian's Chromium for the board's browser test (apt-get when /usr/bin/chromium is missing)
+	@scripts/install-chromium
 
 lint: setup ## sam validate --lint, cfn-lint with the serverless rules, checkov
 	$(RUN) sam validate --lint --region $(REGION)
@@ -52,8 +55,8 @@ build: setup ## sam build (arm64, python3.13)
 demo: setup ## run the pipeline locally on moto and print what landed
 	$(RUN) tickerstream demo
 
-local: setup ## keep the whole stack running locally (API on :3000 or PORT=, AWS on AWS_PORT=, template PARAMS="Name=Value ..."; token endpoint, streams, lake)
-	$(RUN) tickerstream local $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT)) $(if $(PARAMS),--parameter-overrides $(PARAMS))
+local: setup ## keep the whole stack running locally (API on :3000 or PORT=, AWS on AWS_PORT=, WebSocket on :3001 or WS_PORT=, template PARAMS="Name=Value ..."; token endpoint, streams, lake, board URL)
+	$(RUN) tickerstream local $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT)) $(if $(WS_PORT),--ws-port $(WS_PORT)) $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
 bench: setup ## benchmarks -> bench/results.json and bench/README.md
 	$(RUN) python bench/run.py

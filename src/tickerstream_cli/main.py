@@ -10,6 +10,7 @@ from tickerstream_cli.config import ConfigError, explain
 
 def build_parser() -> argparse.ArgumentParser:
     from tickerstream_cli.alarms import add_alarms_command
+    from tickerstream_cli.board import add_board_command
     from tickerstream_cli.cost import add_cost_command
     from tickerstream_cli.demo import add_demo_command
     from tickerstream_cli.invoke import add_invoke_command
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cost_command(subparsers)
     add_lake_commands(subparsers)
     add_alarms_command(subparsers)
+    add_board_command(subparsers)
     return parser
 
 

@@ -87,6 +87,7 @@ class LocalApi:
         # issuer, and their keys are found there.
         self.base_url: str | None = None
         self.identity = LocalIdentity(deployment, self.pools, handlers)
+        self.board: Any = None  # board.BoardSite once the stack serves the live board (runner.py)
         self.requests = 0
         self.rejected = 0
 
@@ -141,6 +142,8 @@ class LocalApi:
             return self.token(request)
         if self.identity.handles(request.path):
             return self.identity.respond(request, f"{self.base_url or request.host_url.rstrip('/')}/oauth2/token")
+        if self.board is not None and self.board.handles(request):
+            return self.board.respond(request)
         path = request.path
         route, params, config, resource_path = self.match(path, request.method)
         if route is None and config is None:

@@ -31,6 +31,11 @@ ENDPOINT_PATH = "/cognito-idp"
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 AMZ_JSON = "application/x-amz-json-1.1"
 MAX_REQUEST_BYTES = 64 * 1024
+# Cognito's IdP endpoint answers browsers from any origin (web apps sign in with it directly): a preflight
+# echoes the requested headers, and answers expose the error headers SDKs read.
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*",
+                "Access-Control-Expose-Headers": "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date"}
+PREFLIGHT_MAX_AGE = "172800"
 DISCOVERY = re.compile(r"^/(?P<pool>[\w-]+_[0-9A-Za-z]+)/\.well-known/(?P<document>jwks\.json|openid-configuration)$")
 
 
@@ -68,6 +73,12 @@ class LocalIdentity:
         found = DISCOVERY.match(request.path)
         if found:
             return self.discovery(found["pool"], found["document"], token_url)
+        if request.method == "OPTIONS":
+            return Response("", status=200, headers={
+                **CORS_HEADERS, "Access-Control-Allow-Methods": "POST",
+                "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers")
+                or "content-type,x-amz-target,x-amz-user-agent",
+                "Access-Control-Max-Age": PREFLIGHT_MAX_AGE})
         try:
             action, body = self._read(request)
             handler = {"SignUp": self.sign_up, "ConfirmSignUp": self.confirm_sign_up,
@@ -78,8 +89,8 @@ class LocalIdentity:
             answer = handler(body)
         except IdpError as error:
             return Response(json.dumps({"__type": error.code, "message": error.message}), status=error.status,
-                            headers={"Content-Type": AMZ_JSON, "x-amzn-ErrorType": error.code})
-        return Response(json.dumps(answer), status=200, headers={"Content-Type": AMZ_JSON})
+                            headers={"Content-Type": AMZ_JSON, "x-amzn-ErrorType": error.code, **CORS_HEADERS})
+        return Response(json.dumps(answer), status=200, headers={"Content-Type": AMZ_JSON, **CORS_HEADERS})
 
     # -- protocol ------------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
-"""A local Kinesis event-source mapping: what Lambda's poller does, run against moto.
+"""A local stream event-source mapping: what Lambda's poller does, run against moto.
 
-It reads the mapping's settings from template.yaml (the SAM Kinesis event) and honours them:
+It serves the template's `Kinesis` and `DynamoDB` (table stream) events and honours their settings:
 BatchSize, MaximumBatchingWindowInSeconds, StartingPosition, FunctionResponseTypes
 [ReportBatchItemFailures] (checkpoint at the lowest reported sequence number), BisectBatchOnFunctionError
 (splits do not use the retry quota), MaximumRetryAttempts, MaximumRecordAgeInSeconds, the OnFailure
-destination (an SQS message of the shape Lambda sends) and TumblingWindowInSeconds state.
+destination (an SQS message of the shape Lambda sends), TumblingWindowInSeconds state and FilterCriteria.
 One poller per shard; ParallelizationFactor > 1 is not simulated (batches of a shard run one at a time).
+Where the records come from is esm_sources.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tickerstream_local.esm_events import MappingSettings, iso_time, kinesis_event_record, on_failure_message
+from tickerstream_local.esm_events import MappingSettings, arrival_of, iso_time, on_failure_message, sequence_of, size_of
+from tickerstream_local.esm_filters import matches_any
+from tickerstream_local.esm_sources import STREAM_EVENT_TYPES, stream_source
 from tickerstream_local.functions import LocalContext
 from tickerstream_local.handlers import local_context, resolve_handler
 from tickerstream_local.stack import Deployment
@@ -79,35 +82,31 @@ class ShardPoller:
         self.next_poll = 0.0  # monotonic time before which this shard is not polled (unless draining)
 
     def _initial_iterator(self) -> str:
-        kinesis = self.mapping.kinesis
-        position = self.mapping.settings.starting_position
-        return kinesis.get_shard_iterator(
-            StreamName=self.mapping.stream_name,
-            ShardId=self.shard_id,
-            ShardIteratorType="TRIM_HORIZON" if position == "TRIM_HORIZON" else "LATEST",
-        )["ShardIterator"]
+        return self.mapping.source.iterator(self.shard_id, self.mapping.settings.starting_position)
 
     def fetch(self, eager: bool = False) -> int:
         settings = self.mapping.settings
         started = time.perf_counter()
         if not eager and started < self.next_poll:
             return 0
-        limit = min(10000, settings.batch_size)
-        response = self.mapping.kinesis.get_records(ShardIterator=self.iterator, Limit=limit)
+        source = self.mapping.source
+        limit = min(source.MAX_RECORDS_PER_CALL, settings.batch_size)
+        records, next_iterator, behind_ms = source.read(self.shard_id, self.iterator, limit)
         self.mapping.stats.fetch_seconds += time.perf_counter() - started
-        backlog = len(response.get("Records", [])) >= limit
+        read = len(records)
+        backlog = read >= limit
+        if settings.filters:  # filtered out = processed, as Lambda treats it
+            kept = [r for r in records if matches_any(r, list(settings.filters))]
+            self.mapping.stats.records_checkpointed += len(records) - len(kept)
+            records = kept
         self.next_poll = started if backlog else started + BASE_POLL_INTERVAL
-        self.iterator = response.get("NextShardIterator") or self.iterator
-        records = [
-            kinesis_event_record(r, self.shard_id, settings.stream_arn, self.mapping.deployment.ctx.region)
-            for r in response.get("Records", [])
-        ]
+        self.iterator = next_iterator or self.iterator
         if records and not self.pending:
             self.first_buffered_at = self.mapping.clock()
         self.pending.extend(records)
-        if "MillisBehindLatest" in response:
-            self.mapping.stats.iterator_age_ms = float(response["MillisBehindLatest"])
-        return len(records)
+        if behind_ms is not None:
+            self.mapping.stats.iterator_age_ms = behind_ms
+        return read
 
     def ready_batch(self, flush: bool) -> list[dict[str, Any]]:
         """Take the next batch if the batch is full, the window has passed, or we are flushing."""
@@ -120,7 +119,7 @@ class ShardPoller:
             return []
         batch, size = [], 0
         for record in self.pending[: settings.batch_size]:
-            size += len(record["kinesis"]["data"]) + 512
+            size += size_of(record)
             if batch and size > MAX_PAYLOAD_BYTES:
                 break
             batch.append(record)
@@ -130,7 +129,7 @@ class ShardPoller:
 
 
 class EventSourceMapping:
-    """The template's Kinesis event `event_name` on function `function_id`, run locally."""
+    """The template's Kinesis or DynamoDB event `event_name` on function `function_id`, run locally."""
 
     def __init__(
         self,
@@ -145,7 +144,7 @@ class EventSourceMapping:
         self.event_name = event_name
         template_event = deployment.template["Resources"][function_id]["Properties"]["Events"][event_name]
         self.settings = MappingSettings.from_event(deployment.resolve(template_event["Properties"]))
-        self.kinesis = deployment.client("kinesis")
+        self.source = stream_source(deployment, template_event["Type"], self.settings.stream_arn)
         self.sqs = deployment.client("sqs")
         self.clock = clock
         self.stats = MappingStats()
@@ -153,10 +152,7 @@ class EventSourceMapping:
         self.function_arn = deployment.ctx.attributes.get(function_id, {}).get("Arn", function_id)
         self.handler = handler or resolve_handler(deployment, function_id)
         self.timeout = local_context(deployment, function_id).timeout_seconds
-        # moto's shard iterators lose the stream when asked for by ARN, so the name is used
-        self.stream_name = self.settings.stream_arn.split(":stream/", 1)[1]
-        shards = self.kinesis.list_shards(StreamName=self.stream_name)["Shards"]
-        self.shards = [ShardPoller(self, shard["ShardId"]) for shard in shards]
+        self.shards = [ShardPoller(self, shard_id) for shard_id in self.source.shard_ids()]
         self._lock = threading.Lock()
         self._paused = threading.Event()
         self._deadline: float | None = None  # monotonic; set while draining against a bound
@@ -219,7 +215,7 @@ class EventSourceMapping:
             return
 
         def window_of(record: dict[str, Any]) -> float:
-            arrival = record["kinesis"]["approximateArrivalTimestamp"]
+            arrival = arrival_of(record)
             return arrival - (arrival % size)
 
         # An invocation never spans two windows; a window closes when a later record belongs to the
@@ -320,7 +316,7 @@ class EventSourceMapping:
         now = self.clock()
         fresh, expired = [], []
         for record in batch.records:
-            too_old = now - record["kinesis"]["approximateArrivalTimestamp"] > max_age
+            too_old = now - arrival_of(record) > max_age
             (expired if too_old else fresh).append(record)
         if expired:
             self._give_up(shard, _Batch(expired, batch.attempts), "RecordAgeExceeded", None)
@@ -350,7 +346,7 @@ class EventSourceMapping:
         failures = (response or {}).get("batchItemFailures") if isinstance(response, dict) else None
         if not failures:
             return None
-        index_of = {r["kinesis"]["sequenceNumber"]: i for i, r in enumerate(records)}
+        index_of = {sequence_of(r): i for i, r in enumerate(records)}
         positions = []
         for failure in failures:
             identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
@@ -385,13 +381,18 @@ class EventSourceMapping:
         self.stats.on_failure_messages += 1
 
 
-def kinesis_mappings(deployment: Deployment, **kwargs: Any) -> list[EventSourceMapping]:
-    """Every Kinesis event of every function in the template, as a local mapping."""
-    mappings = []
+def stream_events(deployment: Deployment, types: tuple[str, ...] = STREAM_EVENT_TYPES) -> list[tuple[str, str]]:
+    """(function, event name) of every enabled stream event of the template whose Type is in `types`."""
+    found = []
     for logical_id, resource in deployment.template["Resources"].items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         for event_name, event in (resource["Properties"].get("Events") or {}).items():
-            if event.get("Type") == "Kinesis" and deployment.resolve(event["Properties"].get("Enabled", True)):
-                mappings.append(EventSourceMapping(deployment, logical_id, event_name, **kwargs))
-    return mappings
+            if event.get("Type") in types and deployment.resolve(event["Properties"].get("Enabled", True)):
+                found.append((logical_id, event_name))
+    return found
+
+
+def kinesis_mappings(deployment: Deployment, **kwargs: Any) -> list[EventSourceMapping]:
+    """Every Kinesis event of every function in the template, as a local mapping."""
+    return [EventSourceMapping(deployment, f, e, **kwargs) for f, e in stream_events(deployment, ("Kinesis",))]

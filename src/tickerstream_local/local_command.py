@@ -16,7 +16,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tickerstream_local.runner import DEFAULT_REGION, STATE_FILE, LocalStack, StackAlreadyRunning, StopReport
+from tickerstream_local.runner import (
+    DEFAULT_REGION,
+    DEFAULT_WS_PORT,
+    STATE_FILE,
+    LocalStack,
+    StackAlreadyRunning,
+    StopReport,
+)
 from tickerstream_local.server import DEFAULT_MOTO_PORT
 from tickerstream_local.template import REPO_ROOT
 
@@ -27,6 +34,9 @@ def usage_lines(info: dict[str, Any], routes: list[Any], state_file: Path = STAT
     lines = [
         f"API:            {api}",
         f"Token endpoint: {token_url}",
+        *([f"Board:          {info['board_url']}  (the live market board; sign in there)",
+           f"WebSocket:      {info['websocket_url']}  (@connections: {info['connections_url']}/@connections/<id>)"]
+          if info.get("websocket_url") else []),
         f"AWS endpoint:   {info['aws_endpoint_url']}  (region {info['region']})",
         f"Connection details: {shown}",
     ]
@@ -90,7 +100,8 @@ def run_local(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    stack = LocalStack(api_port=args.port, moto_port=args.aws_port, region=args.region, stack_name=args.stack_name,
+    stack = LocalStack(api_port=args.port, moto_port=args.aws_port, ws_port=args.ws_port, region=args.region,
+                       stack_name=args.stack_name,
                        state_file=args.state_file, aws_endpoint_url=args.aws_endpoint_url,
                        stop_timeout=args.stop_timeout, parameter_overrides=dict(args.parameter_overrides) or None)
     received: list[int] = []
@@ -138,6 +149,9 @@ def add_local_commands(subparsers: Any) -> None:
                         help="port of the local API and token endpoint on 127.0.0.1 (default 3000; 0: any free port)")
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("TICKERSTREAM_AWS_PORT", DEFAULT_MOTO_PORT)),
                         help=f"port of the local AWS endpoint (moto) on 127.0.0.1 (default {DEFAULT_MOTO_PORT}; 0: any free port)")
+    parser.add_argument("--ws-port", type=int, default=int(os.environ.get("TICKERSTREAM_WS_PORT", DEFAULT_WS_PORT)),
+                        help=f"port of the local WebSocket API and its @connections endpoint on 127.0.0.1 "
+                             f"(default {DEFAULT_WS_PORT}; 0: any free port)")
     parser.add_argument("--aws-endpoint-url", default=None,
                         help="deploy onto this running moto server instead of starting one (it keeps running, "
                              "with everything written, after the stack stops)")

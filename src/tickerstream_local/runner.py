@@ -1,8 +1,9 @@
-"""The whole template, running locally: moto server, deploy(), every Kinesis event-source mapping, every
-Firehose delivery stream, the REST API + token endpoint; `.tickerstream/local.json` while it runs.
+"""The whole template, running locally: moto server, deploy(), every stream event-source mapping (Kinesis,
+DynamoDB), every Firehose delivery stream, the REST API + token endpoint, the WebSocket API + its
+@connections endpoint; `.tickerstream/local.json` while it runs.
 
-    with LocalStack(api_port=0, moto_port=0) as stack:   # or: tickerstream local
-        ... stack.info["api_url"] ...
+    with LocalStack(api_port=0, moto_port=0, ws_port=0) as stack:   # or: tickerstream local
+        ... stack.info["api_url"], stack.info["websocket_url"] ...
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tickerstream_local.server import DEFAULT_MOTO_PORT, MotoServer
 log = logging.getLogger("tickerstream.local")
 STATE_FILE = LOCAL_STACK_FILE
 DEFAULT_REGION = "us-east-1"
+DEFAULT_WS_PORT = 3001
 
 
 class StackAlreadyRunning(RuntimeError):
@@ -88,12 +90,17 @@ class LocalStack:
     faults: FaultPlan | None = None  # faults injected into the functions' AWS calls (see faults.py)
     # Seconds between the local CloudWatch's ticks (EMF, AWS-side metrics, alarms; ops_monitor.py); None: off.
     ops_interval: float | None = 10.0
+    # The WebSocket API and its @connections endpoint (0: any free port). None: 3001, or any free port
+    # when api_port is 0 (a stack on ephemeral ports never collides on this one either).
+    ws_port: int | None = None
+    ws_quotas: Any = None  # websocket.Quotas: API Gateway's by default; tests shorten the timeouts
 
     moto: MotoServer | None = field(default=None, init=False)
     deployment: Any = field(default=None, init=False)
     mappings: list[Any] = field(default_factory=list, init=False)
     firehoses: list[Any] = field(default_factory=list, init=False)
     api: Any = field(default=None, init=False)
+    websocket: Any = field(default=None, init=False)  # websocket.LocalWebSocketServer while running
     ops: Any = field(default=None, init=False)  # ops_monitor.OpsMonitor while running
     info: dict[str, Any] = field(default_factory=dict, init=False)
     last_stop: StopReport | None = field(default=None, init=False)
@@ -115,10 +122,14 @@ class LocalStack:
         import boto3
 
         from tickerstream_local.api import ApiServer, LocalApi
+        from tickerstream_local.board import serve_board
         from tickerstream_local.server import ensure_port_free
 
         self._refuse_if_taken()  # fail before anything starts
         ensure_port_free(self.api_port, "local API")
+        if self.ws_port is None:
+            self.ws_port = 0 if self.api_port == 0 else DEFAULT_WS_PORT
+        ensure_port_free(self.ws_port, "local WebSocket API")
         self._started = True
         self._stop.clear()
         if not self.aws_endpoint_url:
@@ -145,13 +156,15 @@ class LocalStack:
                 from tickerstream_local.ops_monitor import OpsMonitor
 
                 self.ops = OpsMonitor(self.deployment, interval=self.ops_interval).start()  # before the functions load
+            self.api = ApiServer(LocalApi(self.deployment, handlers=self.handlers), port=self.api_port).start()
+            self._start_websocket()  # before the mappings: the fan-out must load pointing at it
             self._start_mappings()
             self._start_firehoses()
-            self.api = ApiServer(LocalApi(self.deployment, handlers=self.handlers), port=self.api_port).start()
             if self.ops is not None:
                 self.ops.attach(firehoses=self.firehoses, api_app=self.api.app)
             self.api_port = self.api.port
             self.info = self.connection_details()
+            serve_board(self.api.app, lambda: self.info, self.deployment)  # board_url: connection_details()
             if self.state_file is not None:
                 self._refuse_if_taken()  # one started while this one deployed
                 write_private(self.state_file, json.dumps(self.info, indent=2) + "\n")
@@ -169,24 +182,26 @@ class LocalStack:
         if running is None and self.state_file.exists() and not self.info:
             log.warning("replacing %s: the stack that wrote it is no longer running", self.state_file)
 
-    def _start_mappings(self) -> None:
-        from tickerstream_local.esm import EventSourceMapping
+    def _start_websocket(self) -> None:
+        from tickerstream_local.websocket_stack import start_websocket
 
-        for function_id, resource in self.deployment.template["Resources"].items():
-            if resource.get("Type") != "AWS::Serverless::Function":
-                continue
-            for event_name, event in (resource["Properties"].get("Events") or {}).items():
-                if event.get("Type") != "Kinesis":
-                    continue
-                if not self.deployment.resolve(event["Properties"].get("Enabled", True)):
-                    continue
-                handler = (self.handlers or {}).get(function_id)
-                mapping = EventSourceMapping(self.deployment, function_id, event_name, handler=handler)
-                self.mappings.append(mapping)
-                thread = threading.Thread(target=self._run_mapping, args=(mapping,),
-                                          name=f"esm-{function_id}-{event_name}", daemon=True)
-                self._threads.append(thread)
-                thread.start()
+        pool = self.api.app.default_pool()
+        self.websocket = start_websocket(self.deployment, port=self.ws_port, issuer=pool.issuer if pool else None,
+                                         handlers=self.handlers, quotas=self.ws_quotas)
+        if self.websocket is not None:
+            self.ws_port = self.websocket.port
+
+    def _start_mappings(self) -> None:
+        from tickerstream_local.esm import EventSourceMapping, stream_events
+
+        for function_id, event_name in stream_events(self.deployment):
+            handler = (self.handlers or {}).get(function_id)
+            mapping = EventSourceMapping(self.deployment, function_id, event_name, handler=handler)
+            self.mappings.append(mapping)
+            thread = threading.Thread(target=self._run_mapping, args=(mapping,),
+                                      name=f"esm-{function_id}-{event_name}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def _run_mapping(self, mapping: Any) -> None:
         while not self._stop.is_set():
@@ -235,6 +250,9 @@ class LocalStack:
         self._threads.clear()
         if self.moto is not None or self.aws_endpoint_url:
             self._drain_mappings(deadline, report)
+        if self.websocket is not None:  # after the drain: the fan-out still had clients to post to
+            self.websocket.stop()  # each connection's $disconnect runs, while the local AWS is up
+            self.websocket = None
         for hose in self.firehoses:
             before = hose.stats.delivered
             if hose.stop():
@@ -316,6 +334,9 @@ class LocalStack:
             "issuer": None,
             "resources": dict(self.deployment.physical),
         }
+        if self.websocket is not None:  # a template with a WebSocket API has the live board too
+            info.update(websocket_url=self.websocket.url, connections_url=self.websocket.connections_url,
+                        board_url=f"{api_url}/")  # the board page, served by the local API at `/`
         pool = self.api.app.default_pool()
         if pool is not None:
             machine = pool.machine_client_id()
@@ -342,6 +363,7 @@ class LocalStack:
             "mappings": {f"{m.function_id}/{m.event_name}": vars(m.stats) for m in self.mappings},
             "firehoses": {h.config.logical_id: vars(h.stats) for h in self.firehoses},
             "api": {"requests": self.api.app.requests, "rejected": self.api.app.rejected} if self.api else {},
+            "websocket": dict(self.websocket.stats) if self.websocket else {},
         }
 
 
