@@ -51,8 +51,8 @@ def line(cost, item):
 
 
 def test_the_facts_come_from_the_template():
-    # every Kinesis event of a function (QuoteProcessor, CandleAggregator) and the lake's delivery stream
-    assert FACTS.stream_consumers == 3
+    # every Kinesis event of a function (QuoteProcessor, CandleAggregator, BoardFanout) and the lake's delivery stream
+    assert FACTS.stream_consumers == 4
     assert FACTS.parameter("RetentionPeriodHours") == 24 and FACTS.parameter("StreamMode") == "ON_DEMAND"
     assert {f.logical_id: f.trigger for f in FACTS.functions}["QuoteProcessor"] == "stream"
     assert {f.logical_id: f.trigger for f in FACTS.functions}["FirehoseTransform"] == "firehose"
