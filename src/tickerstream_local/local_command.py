@@ -149,9 +149,10 @@ def add_local_commands(subparsers: Any) -> None:
                         help="port of the local API and token endpoint on 127.0.0.1 (default 3000; 0: any free port)")
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("TICKERSTREAM_AWS_PORT", DEFAULT_MOTO_PORT)),
                         help=f"port of the local AWS endpoint (moto) on 127.0.0.1 (default {DEFAULT_MOTO_PORT}; 0: any free port)")
-    parser.add_argument("--ws-port", type=int, default=int(os.environ.get("TICKERSTREAM_WS_PORT", DEFAULT_WS_PORT)),
+    ws_port = os.environ.get("TICKERSTREAM_WS_PORT")
+    parser.add_argument("--ws-port", type=int, default=int(ws_port) if ws_port else None,
                         help=f"port of the local WebSocket API and its @connections endpoint on 127.0.0.1 "
-                             f"(default {DEFAULT_WS_PORT}; 0: any free port)")
+                             f"(default {DEFAULT_WS_PORT}, or any free port when --port is 0; 0: any free port)")
     parser.add_argument("--aws-endpoint-url", default=None,
                         help="deploy onto this running moto server instead of starting one (it keeps running, "
                              "with everything written, after the stack stops)")

@@ -63,13 +63,13 @@ def quotes_until(client: ClientConnection, ticker: str, price: float, timeout: f
             return received
 
 
-def flowing(stack: Any, client: ClientConnection, ticker: str, attempts: int = 15) -> None:
+def flowing(stack: Any, client: ClientConnection, ticker: str, attempts: int = 15, sector: str = "HEALTHCARE") -> None:
     """Produce marker quotes of `ticker` until one reaches `client`. BoardFanout caches a topic's
     subscribers for SUBSCRIBER_CACHE_SECONDS, so a new subscription may miss the first pushes; once a
     marker arrived, every later quote of the ticker is pushed to it (earlier markers came first or never)."""
     for attempt in range(attempts):
         marker = 0.001 * (attempt + 1)
-        put(stack, [quote(ticker, marker)])
+        put(stack, [quote(ticker, marker, sector)])
         try:
             quotes_until(client, ticker, marker, timeout=4)
             return

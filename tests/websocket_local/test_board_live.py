@@ -97,24 +97,10 @@ def test_subscriber_receives_only_the_latest_quote_of_its_ticker_per_batch(stack
     assert [m["quote"]["price"] for m in received] == [12.5]
 
 
-# The local stack resolves a CommaDelimitedList parameter to its default *string*, so
-# `!Join [",", !Ref LakeSectors]` joins its characters ("E,N,E,R,G,Y,..."): WsConnections then knows no
-# real sector. The fix belongs in intrinsics.py (outside this area); these two tests show the bug.
-LIST_PARAMETER_BUG = "local intrinsics resolve a CommaDelimitedList parameter to a string (Fn::Join joins characters)"
-
-
-@pytest.mark.xfail(strict=True, reason=LIST_PARAMETER_BUG)
-def test_the_board_sectors_reach_ws_connections_as_the_templates_list(stack):
-    from tickerstream_local.template import parameter_defaults
-
-    sectors = stack.deployment.function_environment("WsConnections")["BOARD_SECTORS"].split(",")
-    assert sectors == parameter_defaults()["LakeSectors"].split(",")
-
-
-@pytest.mark.xfail(strict=True, reason=LIST_PARAMETER_BUG)
 def test_sector_subscription_receives_its_tickers(stack, token):
     with open_board(stack.info, token) as client:
         assert ask(client, {"action": "subscribe", "tickers": [], "sectors": ["ENERGY"]})["type"] == "subscribed"
+        flowing(stack, client, "OILY", sector="ENERGY")
         put(stack, [quote("OILY", 70.0, "ENERGY"), quote("QXZ", 1.0)])
         received = quotes_until(client, "OILY", 70.0)
     assert {m["quote"]["sector"] for m in received} == {"ENERGY"}

@@ -20,9 +20,12 @@ def parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(["local", *argv])
 
 
-def test_ws_port_defaults_to_3001_and_takes_0(monkeypatch):
+def test_ws_port_defaults_to_the_stacks_rule_and_takes_0(monkeypatch):
+    from tickerstream_local.runner import LocalStack
+
     monkeypatch.delenv("TICKERSTREAM_WS_PORT", raising=False)
-    assert parse().ws_port == 3001
+    assert parse().ws_port is None  # LocalStack: 3001, or any free port when --port is 0
+    assert LocalStack().ws_port is None and LocalStack(ws_port=0).ws_port == 0
     assert parse("--ws-port", "0").ws_port == 0
     monkeypatch.setenv("TICKERSTREAM_WS_PORT", "4100")
     assert parse().ws_port == 4100
