@@ -41,6 +41,8 @@ class Fault:
     code: str = "InternalServerError"
     crash: bool = False  # raise InjectedCrash instead of answering with an error
     committed: bool = False  # send the request, then lose the response (the write happened)
+    # Only calls whose request body contains this text count (e.g. one table's name, for one function's writes).
+    touching: str | None = None
     _calls: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -130,7 +132,9 @@ class FaultPlan:
         _, service, operation = event_name.split(".", 2)
         name = f"{service}:{operation}"
         with self._lock:
-            firing = [f for f in self.faults if f.operation == name and f.hit()]  # every rule counts the call
+            body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+            firing = [f for f in self.faults  # every matching rule counts the call
+                      if f.operation == name and (f.touching is None or f.touching.encode() in body) and f.hit()]
             fault = firing[0] if firing else None
             if fault is not None:
                 self.injected[fault.label] += 1

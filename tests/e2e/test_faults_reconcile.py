@@ -36,7 +36,8 @@ def fault_plan() -> FaultPlan:
         throttled(WRITE, code="ThrottlingException", after=15, count=2, every=40),  # botocore's retry lands
         server_error(WRITE, after=10, count=3, every=40),
         server_error(WRITE, committed=True, after=2, count=1, every=40),  # written, answer lost
-        crash(WRITE, after=20, count=1, every=40),  # the handler dies after the batch's earlier writes
+        # QuoteProcessor dies after the batch's earlier writes (its writes: CandleAggregator's go to CandlesTable)
+        crash(WRITE, after=8, count=1, every=40, touching="-QuotesTable"),
         server_error("dynamodb:GetItem", count=3, every=60),  # reading the position after a conflict
         server_error("sqs:SendMessageBatch", after=2, count=3, every=30),  # quarantining
     ])

@@ -134,3 +134,18 @@ def test_only_the_default_sessions_clients_to_the_stacks_endpoint_meet_faults(en
     _put(_function_client(endpoint), "after-uninstall")
     assert plan.total == 1
     assert all(_stored(endpoint, key) for key in ("own-session", "made-before", "other-endpoint", "after-uninstall"))
+
+
+def test_a_fault_touching_one_table_counts_and_fails_only_that_tables_calls(endpoint):
+    plan = FaultPlan([server_error("dynamodb:PutItem", count=1, every=2, touching="spared-not")])
+    plan.install(endpoint)
+    try:
+        client = _function_client(endpoint)
+        _put(client, "spared-1")  # another key: neither counted nor failed
+        _put(client, "spared-2")
+        with pytest.raises(ClientError):
+            _put(client, "spared-not-1")
+        _put(client, "spared-not-2")  # the second matching call: between bursts
+    finally:
+        plan.uninstall()
+    assert plan.faults[0].calls == 2 and all(_stored(endpoint, k) for k in ("spared-1", "spared-2", "spared-not-2"))
