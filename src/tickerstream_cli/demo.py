@@ -225,7 +225,8 @@ def live_table(report: ProduceReport | None, stack: Any, client: ApiClient | Non
     return table
 
 
-def run_demo(duration: float, rate: float, invalid_fraction: float, seed: int | None, api_port: int, aws_port: int) -> int:
+def run_demo(duration: float, rate: float, invalid_fraction: float, seed: int | None, api_port: int, aws_port: int,
+             open_board: bool = False) -> int:
     from rich.console import Console
 
     from tickerstream_local.runner import LocalStack
@@ -241,11 +242,36 @@ def run_demo(duration: float, rate: float, invalid_fraction: float, seed: int | 
                                parameter_overrides={"CandleWindowSeconds": DEMO_CANDLE_WINDOW_SECONDS}).start()
             stack.webhook = start_webhook(stack.deployment)
         try:
+            if open_board:
+                show_board(console, stack.info)
             return _show_and_reconcile(console, stack, duration, rate, invalid_fraction, seed)
         finally:
             stack.stop()
             if stack.webhook is not None:
                 stack.webhook.stop()
+
+
+def show_board(console: Any, info: dict[str, Any]) -> None:
+    """Open the live board on the demo's stack, with a token to paste into its sign-in: the demo's stack is
+    gone when the demo ends, and so is the token (a read-only machine token of this throwaway pool)."""
+    import webbrowser
+
+    from tickerstream_cli.token import TokenError, request_token
+
+    url = info.get("board_url")
+    if not url:
+        console.print("[yellow]this template has no board[/]")
+        return
+    try:
+        token, _ = request_token(info["token_url"], info["machine_client_id"], info["machine_client_secret"],
+                                 ("tickerstream/quotes.read",))
+    except (TokenError, KeyError) as exc:
+        console.print(f"[yellow]no token for the board ({exc}); sign up on the page instead[/]")
+        token = None
+    console.print(f"live board: {url}")
+    if token:
+        console.print(f"paste this access token into the board's sign-in (valid while the demo runs):\n{token}")
+    webbrowser.open(url)
 
 
 def _show_and_reconcile(console: Any, stack: Any, duration: float, rate: float, invalid_fraction: float,
@@ -302,4 +328,7 @@ def add_demo_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed")
     parser.add_argument("--port", type=int, default=0, help="local API port (default: any free port)")
     parser.add_argument("--aws-port", type=int, default=0, help="local AWS (moto) port (default: any free port)")
-    parser.set_defaults(run=lambda a: run_demo(a.duration, a.rate, a.invalid_fraction, a.seed, a.port, a.aws_port))
+    parser.add_argument("--open-board", action="store_true",
+                        help="open the live board in the browser while the demo runs (prints a token to paste)")
+    parser.set_defaults(run=lambda a: run_demo(a.duration, a.rate, a.invalid_fraction, a.seed, a.port, a.aws_port,
+                                               a.open_board))

@@ -188,3 +188,19 @@ def test_a_client_gone_without_disconnect_is_removed_after_its_push_answers_410(
         assert wait_for(ghost_removed, timeout=60, interval=0)
         assert stack.websocket.stats["gone"] > gone_before  # it was the 410 that removed it
         assert {i["topic"]["S"] for i in connection_items(stack, live)} == {"META", "TICKER#GHST"}
+
+
+def test_the_demo_opens_the_board_with_a_token_that_connects(stack, monkeypatch):
+    from rich.console import Console
+
+    from tickerstream_cli.demo import show_board
+
+    opened = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or True)
+    out = io.StringIO()
+    show_board(Console(file=out, width=4000), stack.info)
+    lines = out.getvalue().splitlines()
+    assert opened == [stack.info["board_url"]] and f"live board: {stack.info['board_url']}" in lines
+    printed = lines[lines.index(next(line for line in lines if line.startswith("paste this access token"))) + 1]
+    with connect(stack.info["websocket_url"], subprotocols=["tickerstream.v1", printed]) as client:
+        assert client.subprotocol == "tickerstream.v1"
