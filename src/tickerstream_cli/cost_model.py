@@ -16,6 +16,9 @@ from tickerstream_cli.cost_inputs import FunctionFacts, Measured, TemplateFacts
 
 KB, MIB, GB = 1024, 1024**2, 1024**3
 MAX_KINESIS_RECORD = MIB  # one Kinesis record, aggregated or not
+# Shards the producer spreads a call over: an on-demand stream's at creation (4 MiB/s of writes), as the
+# benchmarked local stream; a provisioned stream of fewer shards gets fewer, fuller records.
+STREAM_SHARDS = 4
 PRODUCER_WINDOW = 10_000  # quotes it aggregates at most per call (tickerstream_cli.producer.AGGREGATION_WINDOW)
 KPL_RECORD_OVERHEAD, KPL_AGGREGATE_OVERHEAD = 4, 24  # protobuf bytes per user record; magic + digest + key
 TRANSACTION_ITEMS = 100  # TransactWriteItems' limit: QuoteProcessor's packs of tickers plus sector ADDs
@@ -113,14 +116,18 @@ class StreamTraffic:
         return self.records_per_second * self.bytes_per_record
 
 
-def stream_traffic(load: Load, aggregated: bool | None = None) -> StreamTraffic:
+def stream_traffic(load: Load, aggregated: bool | None = None, shards: int | None = None) -> StreamTraffic:
+    """Kinesis records the producer sends for `load` to a stream of `shards` (an on-demand stream's 4 at
+    creation, the benchmarked local stream's, when not given)."""
     q = load.quotes_per_second
     if not (load.aggregated if aggregated is None else aggregated) or q <= 0:
         return StreamTraffic(q, load.record_bytes, 1.0, True)
     window = min(max(q * load.producer_flush_seconds, 1.0), PRODUCER_WINDOW)  # quotes per call
     user_bytes = q * (load.record_bytes + KPL_RECORD_OVERHEAD)
-    # one aggregate per ticker in a call, more only when a ticker's quotes pass 1 MiB
-    records = max(q / window * distinct(window, load.tickers), user_bytes / (MAX_KINESIS_RECORD - KPL_AGGREGATE_OVERHEAD))
+    # The producer aggregates per shard, as the KPL does: one aggregate per shard a call's tickers land
+    # on (tickers hash uniformly over the shards), more only when a shard's share passes 1 MiB.
+    shards_hit = distinct(distinct(window, load.tickers), shards or STREAM_SHARDS)
+    records = max(q / window * shards_hit, user_bytes / (MAX_KINESIS_RECORD - KPL_AGGREGATE_OVERHEAD))
     return StreamTraffic(records, user_bytes / records + KPL_AGGREGATE_OVERHEAD, q / records, False)
 
 
@@ -228,8 +235,8 @@ class Batches:
 
 
 def stream_batches(load: Load, facts: TemplateFacts, function: FunctionFacts, mode: str) -> Batches:
-    traffic = stream_traffic(load)
     shards = stream_shards(load, facts, mode)
+    traffic = stream_traffic(load, shards=shards)
     per_shard = traffic.records_per_second / shards
     size, window = max(function.batch_size, 1), function.batching_window
     if window <= 0:

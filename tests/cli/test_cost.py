@@ -90,7 +90,8 @@ def test_kinesis_break_even_by_hand():
 def test_kpl_aggregation_cuts_billed_units_by_hand():
     load = Load(quotes_per_second=1000, record_bytes=100, tickers=10, sectors=5, producer_flush_seconds=0.1)
     traffic = stream_traffic(load)
-    per_call = 10 * (1 - 0.9**100)  # tickers seen in a call of 100 quotes
+    tickers_per_call = 10 * (1 - 0.9**100)  # tickers seen in a call of 100 quotes
+    per_call = 4 * (1 - 0.75**tickers_per_call)  # of the stream's 4 shards, those these tickers land on
     assert traffic.records_per_second == pytest.approx(10 * per_call)
     size = 1000 * 104 / traffic.records_per_second + 24  # quotes + protobuf overhead + magic, digest, key
     assert traffic.bytes_per_record == pytest.approx(size)
