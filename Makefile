@@ -52,8 +52,8 @@ lint: setup ## sam validate --lint, cfn-lint with the serverless rules, checkov
 build: setup ## sam build (arm64, python3.13)
 	$(RUN) sam build
 
-demo: setup ## run the pipeline locally on moto and print what landed
-	$(RUN) tickerstream demo
+demo: setup ## run the pipeline locally on moto and print what landed (BOARD=1: with the live board open, for 60 s)
+	$(RUN) tickerstream demo $(if $(BOARD),--open-board --duration 60)
 
 local: setup ## keep the whole stack running locally (API on :3000 or PORT=, AWS on AWS_PORT=, WebSocket on :3001 or WS_PORT=, template PARAMS="Name=Value ..."; token endpoint, streams, lake, board URL)
 	$(RUN) tickerstream local $(if $(PORT),--port $(PORT)) $(if $(AWS_PORT),--aws-port $(AWS_PORT)) $(if $(WS_PORT),--ws-port $(WS_PORT)) $(if $(PARAMS),--parameter-overrides $(PARAMS))
