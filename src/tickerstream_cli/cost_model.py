@@ -16,9 +16,6 @@ from tickerstream_cli.cost_inputs import FunctionFacts, Measured, TemplateFacts
 
 KB, MIB, GB = 1024, 1024**2, 1024**3
 MAX_KINESIS_RECORD = MIB  # one Kinesis record, aggregated or not
-# Shards the producer spreads a call over: an on-demand stream's at creation (4 MiB/s of writes), as the
-# benchmarked local stream; a provisioned stream of fewer shards gets fewer, fuller records.
-STREAM_SHARDS = 4
 PRODUCER_WINDOW = 10_000  # quotes it aggregates at most per call (tickerstream_cli.producer.AGGREGATION_WINDOW)
 KPL_RECORD_OVERHEAD, KPL_AGGREGATE_OVERHEAD = 4, 24  # protobuf bytes per user record; magic + digest + key
 TRANSACTION_ITEMS = 100  # TransactWriteItems' limit: QuoteProcessor's packs of tickers plus sector ADDs
@@ -126,7 +123,7 @@ def stream_traffic(load: Load, aggregated: bool | None = None, shards: int | Non
     user_bytes = q * (load.record_bytes + KPL_RECORD_OVERHEAD)
     # The producer aggregates per shard, as the KPL does: one aggregate per shard a call's tickers land
     # on (tickers hash uniformly over the shards), more only when a shard's share passes 1 MiB.
-    shards_hit = distinct(distinct(window, load.tickers), shards or STREAM_SHARDS)
+    shards_hit = distinct(distinct(window, load.tickers), shards or ON_DEMAND_MIN_SHARDS)
     records = max(q / window * shards_hit, user_bytes / (MAX_KINESIS_RECORD - KPL_AGGREGATE_OVERHEAD))
     return StreamTraffic(records, user_bytes / records + KPL_AGGREGATE_OVERHEAD, q / records, False)
 
